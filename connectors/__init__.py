@@ -1,0 +1,1 @@
+"""Connectors: sources that bring platform records in, sinks that deliver to subscribers."""

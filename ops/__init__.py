@@ -1,0 +1,1 @@
+"""Operations: topics, subscriptions, samples and the operator CLI."""

@@ -1,0 +1,141 @@
+"""``tracebus``: the operator CLI.
+
+Exit codes: 0 success, 1 failure, 2 usage error (click's default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ops.demo import DemoReceiverService, feed_samples, print_ready
+from streams.errors import BusError
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.topics import apply_topics, concrete_topics, load_topics, plan_topics
+from streams.settings import OPS_DIR, Settings
+from streams.subscriptions import load_subscriptions
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """tracebus: exchange of product-traceability events (追溯事件) between departmental platforms."""
+
+
+@main.command()
+@click.option("--host", default=None, help="API listen address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="API port (default 8080; 0 picks a free one).")
+@click.option(
+    "--feed",
+    "feed_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Capture every EPCIS document in this folder once the bus is ready.",
+)
+@click.option("--samples", is_flag=True, help=f"Feed the shipped sample documents ({OPS_DIR / 'samples'}).")
+@click.option("--demo-receiver/--no-demo-receiver", default=False, help="Serve the demo webhook receiver.")
+@click.option("--demo-receiver-port", type=int, default=8091, show_default=True)
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def up(
+    host: str | None,
+    port: int | None,
+    feed_dir: Path | None,
+    samples: bool,
+    demo_receiver: bool,
+    demo_receiver_port: int,
+    verbose: int,
+) -> None:
+    """Start the bus: broker (or KAFKA_BOOTSTRAP_SERVERS), topics, router, sinks and HTTP API.
+
+    Runs until interrupted (Ctrl-C), then stops everything it started.
+    """
+    import faust
+
+    from streams.app import create_app
+
+    level = ("WARNING", "INFO", "DEBUG")[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    api_overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    base = Settings()
+    settings = base.model_copy(update={"api": base.api.model_copy(update=api_overrides)})
+    try:  # refuse bad configuration before starting anything
+        subscriptions = load_subscriptions(settings.subscriptions_file)
+        load_topics(settings.topics_file)
+    except BusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    broker: EmbeddedBroker | None = None
+    bootstrap = settings.bootstrap_servers
+    if bootstrap is None:
+        broker = EmbeddedBroker()
+        try:
+            bootstrap = asyncio.run(broker.start())
+        except BusError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"embedded broker (Tansu, memory only) at {bootstrap}")
+    else:
+        click.echo(f"using Kafka cluster at {bootstrap}")
+    folder = OPS_DIR / "samples" if samples else feed_dir
+
+    async def after_ready(bus: Any) -> None:
+        print_ready(bus)
+        if folder is not None:
+            await feed_samples(bus.api.url, folder)
+
+    extra = (DemoReceiverService.for_port(subscriptions, demo_receiver_port),) if demo_receiver else ()
+    app = create_app(
+        settings, subscriptions, bootstrap_servers=bootstrap, after_ready=after_ready, extra_services=extra
+    )
+    worker = faust.Worker(app, loglevel=level, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if broker is not None:
+            broker.stop()
+            click.echo("embedded broker stopped")
+
+
+@main.group()
+def topics() -> None:
+    """Topics as code, from ops/topics.yaml."""
+
+
+def _topic_plan(apply: bool) -> None:
+    settings = Settings()
+    if settings.bootstrap_servers is None:
+        raise click.ClickException("set KAFKA_BOOTSTRAP_SERVERS to the cluster to plan against")
+    spec = load_topics(settings.topics_file)
+    wanted = concrete_topics(settings, spec, [s.name for s in load_subscriptions(settings.subscriptions_file)])
+    kafka = settings.effective_kafka()
+    result = asyncio.run(apply_topics(kafka, wanted) if apply else plan_topics(kafka, wanted))
+    for topic in result.create:
+        click.echo(f"{'created' if apply else 'create'} {topic.name} partitions={topic.partitions} {topic.configs}")
+    for name in result.unchanged:
+        click.echo(f"ok      {name}")
+    for conflict in result.conflicts:
+        click.echo(f"CONFLICT {conflict}", err=True)
+    if result.conflicts:
+        sys.exit(1)
+
+
+@topics.command("plan")
+def topics_plan() -> None:
+    """Show what `topics apply` would create."""
+    _topic_plan(apply=False)
+
+
+@topics.command("apply")
+def topics_apply() -> None:
+    """Create missing topics (never deletes, never repartitions)."""
+    _topic_plan(apply=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""tracebus stream processing: settings, Kafka plumbing, capture, the router and sink runners."""

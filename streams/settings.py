@@ -1,0 +1,89 @@
+"""Settings, from the environment (``TRACEBUS_*``) with the Kafka ecosystem's usual names where they exist.
+
+``KAFKA_BOOTSTRAP_SERVERS`` set → the bus uses that cluster; unset → it starts
+the embedded broker. ``SCHEMA_REGISTRY_URL`` set → a Confluent-compatible
+registry; unset → the embedded registry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OPS_DIR = Path(__file__).resolve().parent.parent / "ops"
+
+
+class KafkaSettings(BaseModel):
+    """Client settings shared by every producer and consumer the bus creates."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    bootstrap_servers: str | None = None
+    client_id: str = "tracebus"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    request_timeout_ms: int = Field(default=15_000, ge=1_000)
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100)
+    rebalance_timeout_ms: int = Field(default=10_000, ge=1_000)
+    max_poll_records: int = Field(default=2_000, ge=1)
+    fetch_max_wait_ms: int = Field(default=100, ge=0)
+    # the one producer setting that mattered in ../shared/reference/performance.md
+    max_batch_size: int = Field(default=262_144, ge=16_384)
+    linger_ms: int = Field(default=5, ge=0)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+
+class ApiSettings(BaseModel):
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_events_per_document: int = Field(default=10_000, ge=1)
+    publish_timeout_s: float = Field(default=10.0, gt=0)
+    capture_jobs_kept: int = Field(default=10_000, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one bus process."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACEBUS_", env_nested_delimiter="__", frozen=True, extra="ignore")
+
+    namespace: str = Field(default="tracebus", pattern=r"^[a-z][a-z0-9_-]*$")
+    """Prefix of every topic and consumer group: several buses can share one cluster."""
+
+    kafka: KafkaSettings = KafkaSettings()
+    api: ApiSettings = ApiSettings()
+    bootstrap_servers: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TRACEBUS_BOOTSTRAP_SERVERS")
+    )
+    schema_registry_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SCHEMA_REGISTRY_URL", "TRACEBUS_SCHEMA_REGISTRY_URL")
+    )
+    topics_file: Path = OPS_DIR / "topics.yaml"
+    subscriptions_file: Path = OPS_DIR / "subscriptions.yaml"
+    event_future_skew_s: float = Field(default=300.0, ge=0)
+    """Events whose time is further in the future than this are rejected as malformed."""
+    webhook_max_events: int = Field(default=50, ge=1, le=500)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_initial_s: float = Field(default=0.5, gt=0)
+    webhook_backoff_max_s: float = Field(default=30.0, gt=0)
+
+    def effective_kafka(self) -> KafkaSettings:
+        """Kafka settings with the bootstrap servers resolved (env wins over nested setting)."""
+        if self.bootstrap_servers is None:
+            return self.kafka
+        return self.kafka.model_copy(update={"bootstrap_servers": self.bootstrap_servers})
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a name from ``ops/topics.yaml``."""
+        return f"{self.namespace}.{name}"
+
+    def group(self, role: str) -> str:
+        return f"{self.namespace}-{role}"
