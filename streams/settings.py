@@ -7,9 +7,11 @@ registry; unset → the embedded registry.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OPS_DIR = Path(__file__).resolve().parent.parent / "ops"
@@ -59,12 +61,10 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     api: ApiSettings = ApiSettings()
-    bootstrap_servers: str | None = Field(
-        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TRACEBUS_BOOTSTRAP_SERVERS")
-    )
-    schema_registry_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("SCHEMA_REGISTRY_URL", "TRACEBUS_SCHEMA_REGISTRY_URL")
-    )
+    bootstrap_servers: str | None = None
+    """Kafka cluster to use; ``KAFKA_BOOTSTRAP_SERVERS`` (the ecosystem's name) also sets it."""
+    schema_registry_url: str | None = None
+    """Confluent-compatible registry; ``SCHEMA_REGISTRY_URL`` also sets it."""
     topics_file: Path = OPS_DIR / "topics.yaml"
     subscriptions_file: Path = OPS_DIR / "subscriptions.yaml"
     event_future_skew_s: float = Field(default=300.0, ge=0)
@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1)
     webhook_backoff_initial_s: float = Field(default=0.5, gt=0)
     webhook_backoff_max_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ecosystem_variables(cls, data: Any) -> Any:
+        # The Kafka ecosystem's own variable names, honoured unless the value was given explicitly.
+        if isinstance(data, dict):
+            for field, variable in (
+                ("bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),
+                ("schema_registry_url", "SCHEMA_REGISTRY_URL"),
+            ):
+                if data.get(field) is None and os.environ.get(variable):
+                    data = {**data, field: os.environ[variable]}
+        return data
 
     def effective_kafka(self) -> KafkaSettings:
         """Kafka settings with the bootstrap servers resolved (env wins over nested setting)."""
