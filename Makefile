@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit integration bench clean
+.PHONY: setup run test lint typecheck unit integration bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ run: setup
 	$(BIN)/tracebus up --samples --demo-receiver
 
 ## test: lint, type-check, unit tests (fast, no sockets to Kafka), then integration tests (embedded broker)
-test: setup lint typecheck unit integration
+test: setup lint typecheck unit bench-smoke integration
 
 lint: setup
 	$(BIN)/ruff check .
@@ -36,6 +36,10 @@ integration: setup
 
 bench: setup
 	$(BIN)/python bench/codec.py
+
+# a short run of every benchmark inside `make test`, so the scripts cannot rot
+bench-smoke: setup
+	$(BIN)/python bench/codec.py --seconds 0.2
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

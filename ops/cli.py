@@ -137,5 +137,37 @@ def topics_apply() -> None:
     _topic_plan(apply=True)
 
 
+@main.group()
+def schemas() -> None:
+    """Versioned Avro contracts in schemas/avro (FULL_TRANSITIVE between released versions)."""
+
+
+@schemas.command("check")
+def schemas_check() -> None:
+    """Check every released contract version: compatibility and the release lock."""
+    from schemas.contracts import contract_problems, lock_problems
+
+    problems = contract_problems() + lock_problems()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("ok")
+
+
+@schemas.command("release")
+def schemas_release() -> None:
+    """Lock the fingerprint of released versions not yet in released.json (never rewrites one)."""
+    from schemas.contracts import contract_problems, write_lock
+
+    problems = contract_problems()
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.ClickException("fix the contracts before releasing them")
+    write_lock()
+    click.echo("released.json is up to date")
+
+
 if __name__ == "__main__":
     main()

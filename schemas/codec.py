@@ -24,7 +24,7 @@ from schemas.registry.base import SchemaRegistry, subject_for_topic
 
 MAGIC_BYTE: Final = 0
 HEADER_SIZE: Final = 5
-_HEADER = struct.Struct(">bI")
+_HEADER = struct.Struct(">BI")
 
 Record = dict[str, Any]
 
@@ -46,7 +46,7 @@ def unframe(data: bytes) -> tuple[int, memoryview]:
 
 def parse_schema(schema_text: str) -> Any:
     """Parse Avro JSON text once; the result is what fastavro's readers and writers take."""
-    return fastavro.parse_schema(orjson.loads(schema_text), _write_hint=False)
+    return fastavro.parse_schema(orjson.loads(schema_text))
 
 
 class AvroCodec:
@@ -71,6 +71,8 @@ class AvroCodec:
                 result = fastavro.schemaless_reader(buffer, self._parsed, None)
             else:
                 result = fastavro.schemaless_reader(buffer, writer._parsed, self._parsed)
+            if buffer.tell() != len(body):
+                raise ValueError(f"{len(body) - buffer.tell()} bytes left after the record")
         except (
             EOFError,
             ValueError,

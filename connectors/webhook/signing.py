@@ -7,6 +7,8 @@ import hmac
 from collections.abc import Sequence
 from urllib.parse import quote
 
+import orjson
+
 SIGNATURE_HEADER = "GS1-Signature"
 EVENT_IDS_HEADER = "Tracebus-Event-IDs"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -33,4 +35,5 @@ def parse_event_ids_header(value: str) -> list[str]:
 
 def idempotency_key(event_ids: Sequence[str]) -> str:
     """One key per delivered batch: the same events in the same order give the same key."""
-    return hashlib.sha256("\n".join(event_ids).encode()).hexdigest()
+    # JSON framing keeps ["a\nb"] and ["a", "b"] apart
+    return hashlib.sha256(orjson.dumps(list(event_ids))).hexdigest()

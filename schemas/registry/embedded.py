@@ -112,7 +112,10 @@ class EmbeddedRegistry(SchemaRegistry):
         return schema_id
 
     def _remember(self, entry: SchemaLogEntry) -> None:
-        self._remember_id(entry.schema)
+        schema_id = self._remember_id(entry.schema)
+        if schema_id != entry.schema_id:
+            # a log entry whose id is not the derived one was not written by this registry: ignore it
+            return
         versions = self._versions.setdefault(entry.subject, [])
         if all(existing_id != entry.schema_id for existing_id, _ in versions):
             versions.append((entry.schema_id, entry.schema))

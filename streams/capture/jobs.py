@@ -81,4 +81,6 @@ class CaptureJobs:
         return self._jobs.get(capture_id)
 
     def recent(self, limit: int) -> list[CaptureJob]:
+        if limit <= 0:
+            return []
         return list(self._jobs.values())[-limit:][::-1]

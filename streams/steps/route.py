@@ -20,7 +20,10 @@ def gs1_company_prefix(identifier: str) -> str | None:
     """Company prefix of an EPC pure-identity or class URN (``urn:epc:id:sgtin:0614141.107346.2017``)."""
     if not identifier.startswith(("urn:epc:id:", "urn:epc:class:", "urn:epc:idpat:")):
         return None
-    body = identifier.rsplit(":", 1)[-1]
+    parts = identifier.split(":", 4)  # the body after the scheme may itself contain ':' (in a serial)
+    if len(parts) < 5:
+        return None
+    body = parts[4]
     prefix, dot, _ = body.partition(".")
     return prefix if dot and prefix.isdigit() else None
 

@@ -29,7 +29,7 @@ EVENT_TYPES: Final = frozenset(
     {"ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"}
 )
 ACTIONS: Final = frozenset({"ADD", "OBSERVE", "DELETE"})
-_OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
+_OFFSET = re.compile(r"[+-](0\d:[0-5]\d|1[0-3]:[0-5]\d|14:00)")
 _QUANTITY_LISTS: Final = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
 _EPC_LISTS: Final = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 
@@ -49,8 +49,8 @@ def _fail(reason: str, message: str) -> Fail:
 
 
 def parse_event_time(text: Any, offset: str) -> datetime | None:
-    if not isinstance(text, str):
-        return None
+    if not isinstance(text, str) or "T" not in text:
+        return None  # a date without a time is not an xsd:dateTime
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -138,7 +138,7 @@ def validate_event(
     if event_type not in EVENT_TYPES:
         return _fail("unknown-event-type", f"type {event_type!r} is not one of {sorted(EVENT_TYPES)}")
     offset = event.get("eventTimeZoneOffset")
-    if not isinstance(offset, str) or not _OFFSET.match(offset):
+    if not isinstance(offset, str) or not _OFFSET.fullmatch(offset):
         return _fail("bad-time-zone-offset", f"eventTimeZoneOffset {offset!r} is not like +08:00")
     moment = parse_event_time(event.get("eventTime"), offset)
     if moment is None:

@@ -1,0 +1,156 @@
+"""Codec benchmark: which Avro library carries a ~750-byte trace event fastest (encode + decode).
+
+Run: ``make bench`` (or ``.venv/bin/python bench/codec.py [--seconds N]``). Prints a table and, last,
+one JSON line. It is a measurement, not a test: the figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import fastavro
+
+from schemas.codec import AvroCodec, frame, unframe
+
+SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "BenchTraceEvent",
+    "namespace": "cn.tracebus.bench",
+    "fields": [
+        {"name": "event_id", "type": {"type": "string", "logicalType": "uuid"}},
+        {
+            "name": "event_type",
+            "type": {"type": "enum", "name": "Kind", "symbols": ["OBJECT", "AGGREGATION", "TRANSFORMATION"]},
+        },
+        {"name": "biz_step", "type": {"type": "enum", "name": "Step", "symbols": ["shipping", "receiving", "packing"]}},
+        {"name": "gtin", "type": "string"},
+        {"name": "batch", "type": "string"},
+        {"name": "trace_code", "type": "string"},
+        {"name": "quantity", "type": "double"},
+        {"name": "unit", "type": "string"},
+        {"name": "event_time", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "business_uscc", "type": "string"},
+        {"name": "business_name", "type": "string"},
+        {"name": "region_code", "type": "string"},
+        {"name": "location_gln", "type": "string"},
+        {"name": "source_uscc", "type": ["null", "string"], "default": None},
+        {"name": "destination_uscc", "type": ["null", "string"], "default": None},
+        {"name": "product_name", "type": "string"},
+        {"name": "attributes", "type": {"type": "map", "values": "string"}},
+    ],
+}
+
+
+def sample() -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    return {
+        "event_id": str(uuid.UUID(int=0x1234567890ABCDEF1234567890ABCDEF)),
+        "event_type": "OBJECT",
+        "biz_step": "shipping",
+        "gtin": "06901234567892",
+        "batch": "SL20261120A",
+        "trace_code": "81000000000000012345",
+        "quantity": 420.5,
+        "unit": "KGM",
+        "event_time": datetime(2026, 11, 20, 6, 30, tzinfo=UTC),
+        "business_uscc": "91350200776049653A",
+        "business_name": "杭州市萧山区某某肉类食品有限公司",
+        "region_code": "330109",
+        "location_gln": "6901234000014",
+        "source_uscc": "91440101MA5CJQ4N59",
+        "destination_uscc": "91350200776049653A",
+        "product_name": "冷鲜猪肉（白条）",
+        "attributes": {
+            "quarantine_certificate": "3301202611200042",
+            "meat_quality_certificate": "ZJ-HZ-20261120-0042",
+            "slaughter_batch": "TZ-20261120-07",
+            "origin": "浙江省杭州市萧山区",
+            "carrier": "杭州冷链物流有限公司",
+            "vehicle": "浙A·D12345",
+            "temperature": "0-4°C",
+            "voucher": "PF-20261120-000917",
+            "market": "杭州农副产品物流中心",
+            "stall": "A-108",
+            "inspector": "王某某",
+            "packaging": "白条",
+            "grade": "一级",
+            "remark": "出厂检验合格，随车附动物检疫合格证明及肉品品质检验合格证，卡单同行",
+        },
+    }
+
+
+def rate(work: Callable[[], object], seconds: float) -> float:
+    done = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(200):
+            work()
+        done += 200
+    return done / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per codec")
+    args = parser.parse_args()
+    record = sample()
+    parsed = fastavro.parse_schema(SCHEMA)
+
+    def fastavro_round_trip() -> object:
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, parsed, record)
+        buffer.seek(0)
+        return fastavro.schemaless_reader(buffer, parsed, None)
+
+    plain = {**record, "event_time": int(record["event_time"].timestamp() * 1000)}
+    no_logical = json.loads(
+        json.dumps(SCHEMA)
+        .replace('"logicalType": "uuid"', '"x": 1')
+        .replace('"logicalType": "timestamp-millis"', '"x": 1')
+    )
+    ours = AvroCodec(json.dumps(no_logical))
+
+    def tracebus_round_trip() -> object:  # what the bus does: no logical-type conversion, framed
+        return ours.decode(unframe(frame(7, ours.encode(plain)))[1])
+
+    import avro.io
+    import avro.schema
+
+    apache_schema = avro.schema.parse(json.dumps(SCHEMA))
+    writer = avro.io.DatumWriter(apache_schema)
+    reader = avro.io.DatumReader(apache_schema)
+
+    def apache_round_trip() -> object:
+        buffer = io.BytesIO()
+        writer.write(record, avro.io.BinaryEncoder(buffer))
+        buffer.seek(0)
+        return reader.read(avro.io.BinaryDecoder(buffer))
+
+    size = len(ours.encode(plain))
+    results = {
+        "fastavro": rate(fastavro_round_trip, args.seconds),
+        "tracebus_codec": rate(tracebus_round_trip, args.seconds),
+        "apache_avro": rate(apache_round_trip, args.seconds),
+    }
+    print(f"event size: {size} bytes (Avro body)")
+    print(f"{'codec':<40} {'round trips/s':>14} {'vs fastavro':>12}")
+    labels = {
+        "fastavro": "fastavro schemaless, logical types",
+        "tracebus_codec": "tracebus AvroCodec (fastavro, framed)",
+        "apache_avro": "Apache avro",
+    }
+    for key, value in results.items():
+        print(f"{labels[key]:<40} {value:>14,.0f} {value / results['fastavro']:>12.2f}")
+    print(json.dumps({"event_bytes": size, **{f"{k}_rps": round(v) for k, v in results.items()}}))
+
+
+if __name__ == "__main__":
+    main()
