@@ -36,10 +36,14 @@ integration: setup
 
 bench: setup
 	$(BIN)/python bench/codec.py
+	$(BIN)/python bench/event_hash.py
+	$(BIN)/python bench/capture.py
 
 # a short run of every benchmark inside `make test`, so the scripts cannot rot
 bench-smoke: setup
 	$(BIN)/python bench/codec.py --seconds 0.2
+	$(BIN)/python bench/event_hash.py --seconds 0.2
+	$(BIN)/python bench/capture.py --documents 10
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -169,5 +169,17 @@ def schemas_release() -> None:
     click.echo("released.json is up to date")
 
 
+def _register_command_groups() -> None:
+    from ops.commands.epcis import epcis
+    from ops.commands.epcis_convert import convert
+    from ops.commands.identifiers import identifiers
+
+    epcis.add_command(convert)
+    main.add_command(identifiers)
+    main.add_command(epcis)
+
+
+_register_command_groups()
+
 if __name__ == "__main__":
     main()

@@ -37,7 +37,7 @@ from streams.sinks import RetryPolicy, SinkRunner
 from streams.steps.route import Router
 from streams.subscriptions import Subscription
 
-CANONICAL_SCHEMA = SHIPPED_SCHEMAS / "trace_event" / "v0.avsc"
+CANONICAL_SCHEMA = SHIPPED_SCHEMAS / "trace_event" / "v1.avsc"
 RAW_SCHEMA = SHIPPED_SCHEMAS / "raw_submission" / "v1.avsc"
 logger = logging.getLogger(__name__)
 

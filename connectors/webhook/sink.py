@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 import orjson
@@ -25,22 +25,15 @@ from connectors.webhook.signing import (
     idempotency_key,
     sign_body,
 )
+from schemas.epcis.jsonld import render_events
 
-EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 # the receiver may recover from these; any other 4xx is the receiver refusing the content itself
 _RETRIABLE_STATUS: Final = frozenset({408, 425, 429})
 
 
 def query_document(subscription: str, records: Sequence[SinkRecord]) -> bytes:
-    """The EPCIS 2.0 subscription callback body for ``records``, events embedded verbatim."""
-    contexts: list[Any] = [EPCIS_CONTEXT]
-    seen_contexts = {orjson.dumps(EPCIS_CONTEXT)}
-    for record in records:
-        for entry in orjson.loads(record.record["context_json"] or "[]"):
-            encoded = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
-            if encoded not in seen_contexts:
-                seen_contexts.add(encoded)
-                contexts.append(entry)
+    """The EPCIS 2.0 subscription callback body for ``records``, each event as it was submitted."""
+    contexts, events = render_events([r.record for r in records])
     document = {
         "@context": contexts,
         "type": "EPCISQueryDocument",
@@ -50,7 +43,7 @@ def query_document(subscription: str, records: Sequence[SinkRecord]) -> bytes:
             "queryResults": {
                 "queryName": "SimpleEventQuery",
                 "subscriptionID": subscription,
-                "resultsBody": {"eventList": [orjson.Fragment(r.record["event_json"]) for r in records]},
+                "resultsBody": {"eventList": events},
             }
         },
     }

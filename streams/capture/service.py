@@ -17,7 +17,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
@@ -74,11 +73,11 @@ class Capturer:
             raise TooManyEventsError(
                 f"document holds {len(document.events)} events; one capture accepts at most {self._max_events}"
             )
-        context = CaptureContext(
+        context = CaptureContext.of(
             reporter=source,
             capture_id=capture_id,
             received_at_ms=int(created.timestamp() * 1000),
-            context_json=orjson.dumps(document.context).decode(),
+            context=document.context,
         )
         records: list[dict[str, Any]] = []
         rejections: list[EventRejection] = []

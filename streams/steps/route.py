@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from streams.steps.vocabulary import bare_cbv
 from streams.subscriptions import Subscription
@@ -38,22 +38,59 @@ class _CompiledFilter:
     reporters: frozenset[str]
     location_prefixes: tuple[str, ...]
 
-    def matches(self, record: Mapping[str, Any], prefixes: frozenset[str]) -> bool:
-        if self.event_types and record["event_type"] not in self.event_types:
+    def matches(self, view: RouteView, prefixes: frozenset[str]) -> bool:
+        if self.event_types and view.event_type not in self.event_types:
             return False
-        if self.biz_steps and record["biz_step"] not in self.biz_steps:
+        if self.biz_steps and view.biz_step not in self.biz_steps:
             return False
-        if self.dispositions and record["disposition"] not in self.dispositions:
+        if self.dispositions and view.disposition not in self.dispositions:
             return False
-        if self.reporters and record["reporter"] not in self.reporters:
+        if self.reporters and view.reporter not in self.reporters:
             return False
         if self.company_prefixes and self.company_prefixes.isdisjoint(prefixes):
             return False
-        if self.location_prefixes:
-            places = (record["read_point"] or "", record["biz_location"] or "")
-            if not any(p.startswith(self.location_prefixes) for p in places if p):
+        if self.location_prefixes:  # noqa: SIM102 - one criterion, one block
+            if not any(p.startswith(self.location_prefixes) for p in view.places):
                 return False
         return True
+
+
+_EPC_FIELDS: Final = ("epc_list", "child_epcs", "input_epc_list", "output_epc_list")
+_QUANTITY_FIELDS: Final = ("quantity_list", "child_quantity_list", "input_quantity_list", "output_quantity_list")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteView:
+    """What filters look at, read once per record from the ``trace_event`` v1 shape."""
+
+    event_type: str
+    biz_step: str | None
+    disposition: str | None
+    reporter: str
+    places: tuple[str, ...]
+    identifiers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> RouteView:
+        event = record["event"]
+        identifiers: list[str] = []
+        if event["parent_id"] is not None:
+            identifiers.append(event["parent_id"])
+        for name in _EPC_FIELDS:
+            if event[name]:
+                identifiers.extend(event[name])
+        for name in _QUANTITY_FIELDS:
+            if event[name]:
+                identifiers.extend(q["epc_class"] for q in event[name])
+        places = tuple(p["id"] for p in (event["read_point"], event["biz_location"]) if p is not None)
+        return cls(
+            event_type=event["type"],
+            biz_step=bare_cbv(event["biz_step"], "bizstep"),
+            disposition=bare_cbv(event["disposition"], "disp"),
+            reporter=record["reporter"],
+            places=places,
+            identifiers=tuple(identifiers),
+        )
 
 
 class Router:
@@ -80,7 +117,8 @@ class Router:
 
     def route(self, record: Mapping[str, Any]) -> list[str]:
         """Names of the subscriptions whose filter matches ``record`` (possibly none)."""
+        view = RouteView.of(record)
         prefixes: frozenset[str] = frozenset()
         if self._needs_prefixes:
-            prefixes = frozenset(p for p in map(gs1_company_prefix, record["epcs"]) if p is not None)
-        return [f.name for f in self._filters if f.matches(record, prefixes)]
+            prefixes = frozenset(p for p in map(gs1_company_prefix, view.identifiers) if p is not None)
+        return [f.name for f in self._filters if f.matches(view, prefixes)]

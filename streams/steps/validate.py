@@ -1,28 +1,31 @@
-"""Step ``validate``: one EPCIS event (JSON binding dict) → canonical record, or why not.
+"""Step ``validate``: one EPCIS event (JSON binding dict) → canonical ``trace_event`` v1 record, or why not.
 
 Rejects only what is malformed. The same function runs synchronously at
 capture (its failures are reported in the capture job) and, from the
 connector framework on, in the stream for connector input (its failures are
 dead-lettered).
 
-Identity (provisional until the CBV 2.0 event hash): the submitted ``eventID``
-when present, else ``tracebus:digest:sha256:<hex>`` over the event's JSON with
-sorted keys. Trace key (provisional): see ``ops/topics.yaml``.
+Identity: the CBV 2.0 event hash of the event exactly as submitted, before
+anything the bus adds. A submitted ``eventID`` is kept in the event; when it
+is an ``ni:`` hash that differs from the recomputed one (GS1's own examples
+carry stale ones), the event is accepted under the recomputed hash and
+flagged ``stale-event-id``. Trace key (provisional): see ``ops/topics.yaml``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 import orjson
 
+from schemas.epcis.convert import EventShapeError, prefix_map, to_record_event
+from schemas.epcis.hash import event_hash
+from schemas.epcis.trace_extension import TraceExtensionError
 from streams.steps.base import Emit, Fail, StepResult
-from streams.steps.vocabulary import bare_cbv
 
 STEP = "validate"
 EVENT_TYPES: Final = frozenset(
@@ -36,12 +39,25 @@ _EPC_LISTS: Final = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 
 @dataclass(frozen=True, slots=True)
 class CaptureContext:
-    """What capture knows about the submission an event came in."""
+    """What capture knows about the submission an event came in (built once per document)."""
 
     reporter: str
     capture_id: str
     received_at_ms: int
+    context: Sequence[Any]
     context_json: str
+    prefixes: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, *, reporter: str, capture_id: str, received_at_ms: int, context: Sequence[Any]) -> CaptureContext:
+        return cls(
+            reporter=reporter,
+            capture_id=capture_id,
+            received_at_ms=received_at_ms,
+            context=context,
+            context_json=orjson.dumps(list(context)).decode(),
+            prefixes=prefix_map(context),
+        )
 
 
 def _fail(reason: str, message: str) -> Fail:
@@ -100,33 +116,19 @@ def _quantity_problem(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _parties(event: Mapping[str, Any], list_name: str, item_name: str) -> list[dict[str, str]] | str:
+def _party_problem(event: Mapping[str, Any], list_name: str, item_name: str) -> str | None:
     values = event.get(list_name)
     if values is None:
-        return []
+        return None
     if not isinstance(values, list):
         return f"{list_name} must be a list"
-    parties: list[dict[str, str]] = []
     for index, element in enumerate(values):
         if not isinstance(element, dict) or not isinstance(element.get(item_name), str):
             return f"{list_name}[{index}] has no {item_name}"
-        parties.append({"type": str(element.get("type", "")), "id": element[item_name]})
-    return parties
-
-
-def _place(event: Mapping[str, Any], name: str) -> str | None:
-    value = event.get(name)
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return str(value["id"])
     return None
 
 
-def provisional_identity(event: Mapping[str, Any]) -> str:
-    declared = event.get("eventID")
-    if isinstance(declared, str) and declared:
-        return declared
-    digest = hashlib.sha256(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f"tracebus:digest:sha256:{digest}"
+STALE_EVENT_ID: Final = "stale-event-id"
 
 
 def validate_event(
@@ -161,35 +163,30 @@ def validate_event(
     problem = _quantity_problem(event)
     if problem is not None:
         return _fail("bad-quantity", problem)
-    sources = _parties(event, "sourceList", "source")
-    if isinstance(sources, str):
-        return _fail("bad-source-list", sources)
-    destinations = _parties(event, "destinationList", "destination")
-    if isinstance(destinations, str):
-        return _fail("bad-destination-list", destinations)
-    identity = provisional_identity(event)
-    epcs = what_identifiers(event)
+    for list_name, item_name in (("sourceList", "source"), ("destinationList", "destination")):
+        problem = _party_problem(event, list_name, item_name)
+        if problem is not None:
+            return _fail(f"bad-{item_name}-list", problem)
+    try:
+        record_event, trace = to_record_event(event, context.prefixes)
+    except (EventShapeError, TraceExtensionError) as exc:
+        return _fail("bad-shape", str(exc))
+    identity = event_hash(event, context.context)
     declared = event.get("eventID")
+    flags = (
+        [STALE_EVENT_ID] if isinstance(declared, str) and declared.startswith("ni:") and declared != identity else []
+    )
+    identifiers = what_identifiers(event)
     return Emit(
         {
             "event_id": identity,
-            "declared_event_id": declared if isinstance(declared, str) else None,
-            "event_type": event_type,
-            "event_time_ms": int(moment.timestamp() * 1000),
-            "event_time_zone_offset": offset,
-            "action": action,
-            "biz_step": bare_cbv(event.get("bizStep"), "bizstep"),
-            "disposition": bare_cbv(event.get("disposition"), "disp"),
-            "read_point": _place(event, "readPoint"),
-            "biz_location": _place(event, "bizLocation"),
-            "epcs": epcs,
-            "sources": sources,
-            "destinations": destinations,
-            "trace_key": epcs[0] if epcs else identity,
+            "trace_key": identifiers[0] if identifiers else identity,
             "reporter": context.reporter,
             "capture_id": context.capture_id,
             "received_at_ms": context.received_at_ms,
-            "event_json": orjson.dumps(event).decode(),
             "context_json": context.context_json,
+            "flags": flags,
+            "event": record_event,
+            "trace": trace,
         }
     )

@@ -13,17 +13,25 @@ from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
 from schemas.codec import Deserializer, TopicSerializer
+from schemas.epcis.convert import from_record_event
+from schemas.epcis.hash import event_hash
+from schemas.epcis.trace_extension import TRACE_NAMESPACE
 from schemas.errors import DocumentError
 from schemas.registry.embedded import EmbeddedRegistry
 from streams.capture.jobs import CaptureJob, CaptureJobs, EventRejection
 from streams.capture.service import Capturer, TooManyEventsError
 from streams.errors import PublishError
+from streams.steps.route import RouteView
+from streams.steps.validate import STALE_EVENT_ID
 from streams.testing import RecordingProducer
 
 AVRO = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 RAW_TOPIC = "tb.capture.raw"
 CANONICAL_TOPIC = "tb.events.canonical"
-CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"demo": "https://demo.invalid/ns/"}]
+CONTEXT = [
+    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+    {"demo": "https://demo.invalid/ns/", "tb": TRACE_NAMESPACE},
+]
 
 
 def object_event(serial: int, **changes: Any) -> dict[str, Any]:
@@ -62,7 +70,7 @@ class Bus:
 async def make_bus(*, max_events: int = 10, publish_timeout_s: float = 5.0) -> Bus:
     registry = EmbeddedRegistry()
     raw = TopicSerializer(registry, RAW_TOPIC, (AVRO / "raw_submission" / "v1.avsc").read_text(encoding="utf-8"))
-    canonical = TopicSerializer(registry, CANONICAL_TOPIC, (AVRO / "trace_event" / "v0.avsc").read_text("utf-8"))
+    canonical = TopicSerializer(registry, CANONICAL_TOPIC, (AVRO / "trace_event" / "v1.avsc").read_text("utf-8"))
     await raw.bind()
     await canonical.bind()
     producer = RecordingProducer()
@@ -115,16 +123,22 @@ async def test_all_valid_publishes_raw_then_each_event_keyed_by_trace_key() -> N
     first, second = bus.producer.on_topic(CANONICAL_TOPIC)
     assert first.key == b"urn:epc:id:sgtin:6901234.012345.1"
     assert second.key == b"urn:epc:id:sscc:6901234.0000000019"
+    identity = event_hash(events[0], CONTEXT)
+    assert identity.startswith("ni:///sha-256;")
     assert first.headers == [
-        ("tracebus-event-id", b"urn:uuid:00000000-0000-4000-8000-000000000001"),
+        ("tracebus-event-id", identity.encode()),
         ("tracebus-capture-id", job.capture_id.encode()),
     ]
     decoded = await bus.decode(first.value)
-    assert decoded["event_id"] == "urn:uuid:00000000-0000-4000-8000-000000000001"
-    assert decoded["biz_step"] == "shipping"
+    assert decoded["event_id"] == identity
+    assert decoded["event"]["event_id"] == "urn:uuid:00000000-0000-4000-8000-000000000001"  # kept as submitted
+    assert decoded["event"]["biz_step"] == "urn:epcglobal:cbv:bizstep:shipping"
+    assert RouteView.of(decoded).biz_step == "shipping"
     assert (decoded["reporter"], decoded["capture_id"]) == ("mofcom", job.capture_id)
-    assert orjson.loads(decoded["event_json"]) == events[0]
+    assert (decoded["flags"], decoded["trace"]) == ([], None)
+    assert from_record_event(decoded["event"], decoded["trace"]) == events[0]
     assert orjson.loads(decoded["context_json"]) == CONTEXT
+    assert (await bus.decode(second.value))["event_id"] == event_hash(events[1], CONTEXT)
 
 
 async def test_raw_record_decodes_back_to_the_exact_body() -> None:
@@ -207,10 +221,47 @@ async def test_xml_body_is_captured() -> None:
     assert (await bus.decode(raw.value))["body"] == XML_BODY
     assert canonical.key == b"urn:epc:id:sgtin:6905555.000871.77"
     decoded = await bus.decode(canonical.value)
-    assert decoded["biz_step"] == "commissioning"
-    assert decoded["event_time_ms"] == 1_714_520_400_000  # 2024-04-30T23:40:00Z
-    assert orjson.loads(decoded["event_json"])["demo:plot"] == "萧山区 3 号基地"
+    assert decoded["event"]["biz_step"] == "urn:epcglobal:cbv:bizstep:commissioning"
+    assert RouteView.of(decoded).biz_step == "commissioning"
+    assert decoded["event"]["event_time_ms"] == 1_714_520_400_000  # 2024-04-30T23:40:00Z
+    assert decoded["event"]["extensions"] == {"demo:plot": '"萧山区 3 号基地"'}
+    assert from_record_event(decoded["event"], decoded["trace"])["demo:plot"] == "萧山区 3 号基地"
     assert orjson.loads(decoded["context_json"]) == [{"demo": "https://demo.invalid/ns/"}]
+
+
+async def test_traceability_extension_and_flags_travel_in_the_canonical_record() -> None:
+    bus = await make_bus()
+    traced = object_event(
+        1,
+        eventID="ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0",  # not this event's hash: stale
+        **{
+            "tb:reportingDepartment": "MOFCOM",
+            "tb:businessUSCC": "91350200776049653A",
+            "tb:traceCode": "33010920261119000187",
+            "tb:certificates": [{"tb:type": "meat-quality", "tb:number": "MQ-17", "tb:issuer": "萧山区市场监管局"}],
+            "tb:destinationBusiness": {"tb:uscc": "92330109MA2CFKXY1T", "tb:name": "杭州某农贸市场"},
+        },
+    )
+    job = await bus.capturer.capture(document(traced), content_type=None, source="mofcom", behaviour="rollback")
+    assert (job.accepted, job.published, job.success) == (1, 1, True)
+    (canonical,) = bus.producer.on_topic(CANONICAL_TOPIC)
+    decoded = await bus.decode(canonical.value)
+    assert decoded["event_id"] == event_hash(traced, CONTEXT)
+    assert decoded["flags"] == [STALE_EVENT_ID]
+    assert decoded["trace"]["reporting_department"] == "MOFCOM"
+    assert decoded["trace"]["certificates"] == [
+        {"type": "MEAT_QUALITY", "number": "MQ-17", "issuer": "萧山区市场监管局"}
+    ]
+    assert from_record_event(decoded["event"], decoded["trace"]) == traced
+
+
+async def test_bad_shape_is_rejected_at_capture() -> None:
+    bus = await make_bus()
+    bad = object_event(2, **{"tb:colour": "red"})
+    job = await bus.capturer.capture(document(object_event(1), bad), content_type=None, source="s", behaviour="proceed")
+    assert [(r.event_index, r.reason) for r in job.rejected] == [(1, "bad-shape")]
+    assert "tb:colour" in job.rejected[0].message
+    assert (job.accepted, job.published) == (1, 1)
 
 
 async def test_rejections_are_counted_by_reason() -> None:

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
+from schemas import models
 from schemas.codec import AvroCodec, Deserializer, TopicSerializer, frame, unframe
 from schemas.errors import WireFormatError
 from schemas.registry.embedded import EmbeddedRegistry, MemorySchemaLog
 
 AVRO = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 RAW_V1 = (AVRO / "raw_submission" / "v1.avsc").read_text(encoding="utf-8")
-TRACE_V0 = (AVRO / "trace_event" / "v0.avsc").read_text(encoding="utf-8")
+TRACE_V1 = (AVRO / "trace_event" / "v1.avsc").read_text(encoding="utf-8")
 
 SMALL = json.dumps(
     {"type": "record", "name": "Small", "fields": [{"name": "a", "type": "long"}, {"name": "s", "type": "string"}]}
@@ -126,38 +127,113 @@ def test_raw_submission_round_trip_keeps_body_bytes() -> None:
 
 
 def _trace_event() -> dict[str, Any]:
-    return {
-        "event_id": "urn:uuid:6f0b6a1e-0000-4000-8000-000000000001",
-        "declared_event_id": None,
-        "event_type": "TransformationEvent",
-        "event_time_ms": 1_763_509_200_000,
-        "event_time_zone_offset": "+08:00",
-        "action": None,
-        "biz_step": "commissioning",
-        "disposition": "active",
-        "read_point": "urn:epc:id:sgln:6905555.00003.0",
-        "biz_location": None,
-        "epcs": ["urn:epc:class:lgtin:6905555.000871.HV20261119B3", "urn:epc:id:sscc:6905555.0000000019"],
-        "sources": [{"type": "owning_party", "id": "urn:epc:id:pgln:6905555.00000"}],
-        "destinations": [],
-        "trace_key": "urn:epc:class:lgtin:6905555.000871.HV20261119B3",
-        "reporter": "浙江省农产品质量安全追溯平台",
-        "capture_id": "c1",
-        "received_at_ms": 1_763_509_201_000,
-        "event_json": '{"demo:plot":"萧山区 3 号基地 B 地块"}',
-        "context_json": '[{"demo":"https://demo.tracebus.invalid/ns/"}]',
-    }
+    """A v1 record as capture builds it for a slaughterhouse's outbound TransformationEvent.
+
+    Built through the pydantic twin of the contract, so every field of the record is present
+    (``model_dump`` writes the defaults too) and no field name is misspelt by hand.
+    """
+    event = models.EpcisEvent(
+        type=models.EventType.TRANSFORMATION,
+        event_id="ni:///sha-256;" + "0" * 63 + "1?ver=CBV2.0",
+        event_time="2026-11-19T07:40:00.250+08:00",
+        event_time_ms=1_763_509_200_250,
+        event_time_zone_offset="+08:00",
+        record_time="2026-11-19T07:41:02Z",
+        certification_info=["https://cert.example.cn/动物检疫/3301-2026-000187"],
+        input_quantity_list=[
+            models.QuantityElement(
+                epc_class="urn:epc:class:lgtin:6905555.000871.HV20261119B3", quantity=1200, uom="KGM"
+            )
+        ],
+        output_epc_list=["urn:epc:id:sscc:6905555.0000000019"],
+        output_quantity_list=[models.QuantityElement(epc_class="urn:epc:class:lgtin:6905555.000872.P1", quantity=2.5)],
+        transformation_id="urn:epc:id:gdti:6905555.00000.分割-17",
+        biz_step="commissioning",
+        disposition="active",
+        persistent_disposition=models.PersistentDisposition(set=["completeness_verified"]),
+        read_point=models.Place(id="urn:epc:id:sgln:6905555.00003.0", extensions={"demo:workshop": '"二号分割车间"'}),
+        biz_transaction_list=[models.BizTransaction(type="po", value="urn:epcglobal:cbv:bt:6905555000002:采购-88")],
+        source_list=[models.SourceDestination(type="owning_party", id="urn:epc:id:pgln:6905555.00000")],
+        destination_list=[models.SourceDestination(type="location", id="urn:epc:id:sgln:6901234.00001.0")],
+        sensor_element_list=[
+            models.SensorElement(
+                metadata=models.SensorMetadata(
+                    time="2026-11-19T07:39:00+08:00", device_id="urn:epc:id:giai:6905555.冷库1"
+                ),
+                reports=[models.SensorReport(type="Temperature", value=-18.5, uom="CEL", string_value="冷冻")],
+            )
+        ],
+        ilmd={"demo:origin": '"浙江省杭州市萧山区"'},
+        extensions={"demo:plot": '"萧山区 3 号基地 B 地块"', "demo:measure": '{"z":2.5,"a":[true,null]}'},
+    )
+    trace = models.TraceExtension(
+        reporting_department=models.Department.MOFCOM,
+        reporting_platform="浙江省肉菜流通追溯平台",
+        product_category="0101",
+        business_uscc="91350200776049653A",
+        business_role="屠宰企业",
+        region_code="330109",
+        outbound_batch="HV20261119B3-出-01",
+        trace_code="33010920261119000187",
+        certificates=[
+            models.Certificate(
+                type=models.CertificateType.ANIMAL_QUARANTINE, number="3301-2026-000187", issuer="萧山区动物卫生监督所"
+            ),
+            models.Certificate(type=models.CertificateType.MEAT_QUALITY, number="MQ-17"),
+        ],
+        source_business=models.BusinessRef(uscc="92330109MA2CFKXY1T", name="萧山区某生猪养殖场"),
+        destination_business=models.BusinessRef(name="杭州某农贸市场"),
+    )
+    record = models.TraceEvent(
+        event_id="ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0",
+        trace_key="urn:epc:class:lgtin:6905555.000871.HV20261119B3",
+        reporter="浙江省农产品质量安全追溯平台",
+        capture_id="c1",
+        received_at_ms=1_763_509_201_000,
+        context_json='[{"demo":"https://demo.tracebus.invalid/ns/"},{"tb":"urn:tracebus:ns:trace:"}]',
+        flags=["stale-event-id"],
+        event=event,
+        trace=trace,
+    )
+    dumped: dict[str, Any] = record.model_dump(mode="json")
+    return dumped
 
 
 def test_trace_event_round_trip_with_chinese_strings() -> None:
-    codec = AvroCodec(TRACE_V0)
+    codec = AvroCodec(TRACE_V1)
     record = _trace_event()
+    encoded = codec.encode(record)
+    for text in ("浙江省农产品质量安全追溯平台", "萧山区 3 号基地 B 地块", "萧山区动物卫生监督所", "冷冻"):
+        assert text.encode() in encoded  # strings travel as their UTF-8 bytes
+    assert codec.decode(encoded) == record
+
+
+def test_trace_event_round_trip_without_trace_extension_and_optional_parts() -> None:
+    codec = AvroCodec(TRACE_V1)
+    record = _trace_event()
+    record["trace"] = None
+    record["flags"] = []
+    record["event"] |= {
+        "sensor_element_list": None,
+        "ilmd": None,
+        "certification_info": "urn:cert:单个",
+        "extensions": {},
+    }
     assert codec.decode(codec.encode(record)) == record
 
 
 def test_trace_event_encoding_rejects_an_unknown_event_type() -> None:
+    record = _trace_event()
+    record["event"]["type"] = "EPCISDocument"
     with pytest.raises(ValueError, match="EPCISDocument"):
-        AvroCodec(TRACE_V0).encode({**_trace_event(), "event_type": "EPCISDocument"})
+        AvroCodec(TRACE_V1).encode(record)
+
+
+def test_trace_event_encoding_rejects_an_unknown_department() -> None:
+    record = _trace_event()
+    record["trace"]["reporting_department"] = "商务部"
+    with pytest.raises(ValueError, match="商务部"):
+        AvroCodec(TRACE_V1).encode(record)
 
 
 def test_reader_schema_with_added_default_fields_reads_v1_bytes() -> None:

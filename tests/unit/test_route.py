@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from schemas.epcis import parse_document
+from schemas.epcis.convert import prefix_map, to_record_event
 from streams.errors import ConfigurationError
 from streams.settings import OPS_DIR
-from streams.steps.route import Router, gs1_company_prefix
+from streams.steps.base import Emit
+from streams.steps.route import Router, RouteView, gs1_company_prefix
+from streams.steps.validate import CaptureContext, validate_event
 from streams.subscriptions import Subscription, SubscriptionFilter, WebhookTarget, load_subscriptions
 
+NOW = datetime(2026, 11, 19, 12, 0, 0, tzinfo=UTC)
+CONTEXT: list[Any] = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
-def record(**changes: Any) -> dict[str, Any]:
+
+def json_event(**changes: Any) -> dict[str, Any]:
+    """An EPCIS 2.0 JSON event; a change to None drops the field."""
     base: dict[str, Any] = {
-        "event_type": "ObjectEvent",
-        "biz_step": "shipping",
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-19T07:40:00+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": ["urn:epc:id:sgtin:6901234.012345.1001"],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
         "disposition": "in_transit",
-        "reporter": "mofcom-platform",
-        "read_point": "urn:epc:id:sgln:6901234.00001.0",
-        "biz_location": None,
-        "epcs": ["urn:epc:id:sgtin:6901234.012345.1001"],
+        "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
     }
     base.update(changes)
-    return base
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def record(reporter: str = "mofcom-platform", **changes: Any) -> dict[str, Any]:
+    """The v1 record validate builds for ``json_event(**changes)`` submitted by ``reporter``."""
+    context = CaptureContext.of(reporter=reporter, capture_id="cap-1", received_at_ms=0, context=CONTEXT)
+    result = validate_event(json_event(**changes), context, now=NOW, future_skew=timedelta(0))
+    assert isinstance(result, Emit), result
+    value: dict[str, Any] = result.value
+    return value
 
 
 def routed(record_: dict[str, Any], **criteria: list[str]) -> bool:
@@ -60,21 +79,38 @@ def test_gs1_company_prefix(identifier: str, prefix: str | None) -> None:
 @pytest.mark.parametrize(
     ("criterion", "accepted", "hit", "miss"),
     [
-        ("event_types", ["ObjectEvent"], {}, {"event_type": "AggregationEvent"}),
-        ("biz_steps", ["shipping"], {}, {"biz_step": "receiving"}),
-        ("biz_steps", ["shipping"], {}, {"biz_step": None}),
+        ("event_types", ["ObjectEvent"], {}, {"type": "AggregationEvent"}),
+        ("biz_steps", ["shipping"], {}, {"bizStep": "receiving"}),
+        ("biz_steps", ["shipping"], {}, {"bizStep": None}),
         ("dispositions", ["in_transit"], {}, {"disposition": "recalled"}),
         ("reporters", ["mofcom-platform"], {}, {"reporter": "samr-platform"}),
-        ("gs1_company_prefixes", ["6901234"], {}, {"epcs": ["urn:epc:id:sgtin:6905555.012345.1"]}),
-        ("gs1_company_prefixes", ["6901234"], {}, {"epcs": []}),
+        ("gs1_company_prefixes", ["6901234"], {}, {"epcList": ["urn:epc:id:sgtin:6905555.012345.1"]}),
+        ("gs1_company_prefixes", ["6901234"], {}, {"epcList": []}),
         (
             "gs1_company_prefixes",
             ["6901234"],
-            {"epcs": ["urn:x", "urn:epc:idpat:sgtin:6901234.1.*"]},
-            {"epcs": ["urn:x"]},
+            {"epcList": ["urn:x", "urn:epc:idpat:sgtin:6901234.1.*"]},
+            {"epcList": ["urn:x"]},
         ),
-        ("location_prefixes", ["urn:epc:id:sgln:6901234."], {}, {"read_point": "urn:epc:id:sgln:6905555.1.0"}),
-        ("location_prefixes", ["urn:epc:id:sgln:6901234."], {}, {"read_point": None}),
+        (
+            "gs1_company_prefixes",
+            ["6901234"],
+            {"epcList": None, "parentID": "urn:epc:id:sscc:6901234.0000000019"},
+            {"epcList": None, "parentID": "urn:epc:id:sscc:6905555.0000000019"},
+        ),
+        (
+            "gs1_company_prefixes",
+            ["6901234"],
+            {"epcList": None, "quantityList": [{"epcClass": "urn:epc:class:lgtin:6901234.012345.L1", "quantity": 5}]},
+            {"epcList": None, "quantityList": [{"epcClass": "urn:epc:class:lgtin:6905555.012345.L1", "quantity": 5}]},
+        ),
+        (
+            "location_prefixes",
+            ["urn:epc:id:sgln:6901234."],
+            {},
+            {"readPoint": {"id": "urn:epc:id:sgln:6905555.1.0"}},
+        ),
+        ("location_prefixes", ["urn:epc:id:sgln:6901234."], {}, {"readPoint": None}),
     ],
 )
 def test_each_criterion_alone_matches_and_misses(
@@ -86,22 +122,23 @@ def test_each_criterion_alone_matches_and_misses(
 
 def test_location_prefix_matches_biz_location_too() -> None:
     place = "urn:epc:id:sgln:6909999.00002.0"
-    assert routed(record(read_point=None, biz_location=place), location_prefixes=["urn:epc:id:sgln:6909999."])
+    assert routed(record(readPoint=None, bizLocation={"id": place}), location_prefixes=["urn:epc:id:sgln:6909999."])
     assert routed(
-        record(read_point="urn:epc:id:sgln:1.1.1", biz_location=place), location_prefixes=["urn:epc:id:sgln:6909999."]
+        record(readPoint={"id": "urn:epc:id:sgln:1.1.1"}, bizLocation={"id": place}),
+        location_prefixes=["urn:epc:id:sgln:6909999."],
     )
-    assert not routed(record(read_point=None, biz_location=None), location_prefixes=[""])
+    assert not routed(record(readPoint=None, bizLocation=None), location_prefixes=[""])
 
 
 def test_company_prefix_must_be_the_whole_prefix_not_a_start() -> None:
-    assert not routed(record(epcs=["urn:epc:id:sgtin:69012345.01234.1"]), gs1_company_prefixes=["6901234"])
+    assert not routed(record(epcList=["urn:epc:id:sgtin:69012345.01234.1"]), gs1_company_prefixes=["6901234"])
 
 
 def test_any_value_within_one_criterion_may_match() -> None:
     for step in ("shipping", "receiving"):
-        assert routed(record(biz_step=step), biz_steps=["shipping", "receiving"])
-    assert not routed(record(biz_step="packing"), biz_steps=["shipping", "receiving"])
-    assert routed(record(epcs=["urn:epc:id:sscc:6905555.0000000019"]), gs1_company_prefixes=["6901234", "6905555"])
+        assert routed(record(bizStep=step), biz_steps=["shipping", "receiving"])
+    assert not routed(record(bizStep="packing"), biz_steps=["shipping", "receiving"])
+    assert routed(record(epcList=["urn:epc:id:sscc:6905555.0000000019"]), gs1_company_prefixes=["6901234", "6905555"])
 
 
 def test_criteria_are_a_conjunction() -> None:
@@ -111,23 +148,23 @@ def test_criteria_are_a_conjunction() -> None:
         "reporters": ["mofcom-platform"],
     }
     assert routed(record(), **criteria)
-    assert not routed(record(event_type="TransactionEvent"), **criteria)
-    assert not routed(record(biz_step="receiving"), **criteria)
+    assert not routed(record(type="TransactionEvent"), **criteria)
+    assert not routed(record(bizStep="receiving"), **criteria)
     assert not routed(record(reporter="other"), **criteria)
 
 
 def test_empty_filter_matches_everything() -> None:
-    bare = {"event_type": "AssociationEvent", "biz_step": None, "disposition": None, "reporter": "x"}
-    assert routed(record(**bare, read_point=None, epcs=[]))
+    bare: dict[str, Any] = {"type": "AssociationEvent", "bizStep": None, "disposition": None, "reporter": "x"}
+    assert routed(record(**bare, readPoint=None, epcList=[]))
     assert routed(record())
 
 
 @pytest.mark.parametrize(
     ("criterion", "spelling", "field", "bare"),
     [
-        ("biz_steps", "urn:epcglobal:cbv:bizstep:shipping", "biz_step", "shipping"),
-        ("biz_steps", "https://ref.gs1.org/cbv/BizStep-shipping", "biz_step", "shipping"),
-        ("biz_steps", "gs1:BizStep-shipping", "biz_step", "shipping"),
+        ("biz_steps", "urn:epcglobal:cbv:bizstep:shipping", "bizStep", "shipping"),
+        ("biz_steps", "https://ref.gs1.org/cbv/BizStep-shipping", "bizStep", "shipping"),
+        ("biz_steps", "gs1:BizStep-shipping", "bizStep", "shipping"),
         ("dispositions", "urn:epcglobal:cbv:disp:recalled", "disposition", "recalled"),
         ("dispositions", "https://ref.gs1.org/cbv/Disp-recalled", "disposition", "recalled"),
     ],
@@ -136,10 +173,27 @@ def test_cbv_spellings_in_filters_are_normalised(criterion: str, spelling: str, 
     assert routed(record(**{field: bare}), **{criterion: [spelling]})
 
 
+@pytest.mark.parametrize(
+    ("criterion", "spelling", "field", "bare"),
+    [
+        ("biz_steps", "urn:epcglobal:cbv:bizstep:shipping", "bizStep", "shipping"),
+        ("biz_steps", "https://ref.gs1.org/cbv/BizStep-shipping", "bizStep", "shipping"),
+        ("biz_steps", "cbv:BizStep-shipping", "bizStep", "shipping"),
+        ("dispositions", "urn:epcglobal:cbv:disp:recalled", "disposition", "recalled"),
+        ("dispositions", "https://ref.gs1.org/cbv/Disp-recalled", "disposition", "recalled"),
+    ],
+)
+def test_cbv_spellings_in_events_are_normalised(criterion: str, spelling: str, field: str, bare: str) -> None:
+    submitted = record(**{field: spelling})
+    assert submitted["event"]["biz_step" if field == "bizStep" else "disposition"] == spelling  # kept as submitted
+    assert routed(submitted, **{criterion: [bare]})
+    assert routed(submitted, **{criterion: [spelling]})
+
+
 def test_user_vocabulary_in_filter_matches_as_given() -> None:
     step = "https://vocab.example.cn/bizstep/slaughtering"
-    assert routed(record(biz_step=step), biz_steps=[step])
-    assert not routed(record(biz_step="slaughtering"), biz_steps=[step])
+    assert routed(record(bizStep=step), biz_steps=[step])
+    assert not routed(record(bizStep="slaughtering"), biz_steps=[step])
 
 
 def test_router_returns_every_matching_subscription_in_order() -> None:
@@ -151,8 +205,51 @@ def test_router_returns_every_matching_subscription_in_order() -> None:
     router = Router(subscriptions)
     assert router.subscription_names == ["all-events", "recalls", "shipping"]
     assert router.route(record()) == ["all-events", "shipping"]
-    assert router.route(record(biz_step="receiving", disposition="recalled")) == ["all-events", "recalls"]
+    assert router.route(record(bizStep="receiving", disposition="recalled")) == ["all-events", "recalls"]
     assert Router([]).route(record()) == []
+
+
+XML_EVENT = b"""<?xml version="1.0" encoding="UTF-8"?>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2024-05-01T18:00:00+08:00">
+  <EPCISBody><EventList>
+    <AggregationEvent>
+      <eventTime>2024-05-01T07:40:00+08:00</eventTime>
+      <eventTimeZoneOffset>+08:00</eventTimeZoneOffset>
+      <parentID>urn:epc:id:sscc:6905555.0000000019</parentID>
+      <childEPCs><epc>urn:epc:id:sgtin:6905555.000871.77</epc></childEPCs>
+      <action>ADD</action>
+      <bizStep>urn:epcglobal:cbv:bizstep:packing</bizStep>
+      <disposition>urn:epcglobal:cbv:disp:in_progress</disposition>
+      <bizLocation><id>urn:epc:id:sgln:6905555.00003.0</id></bizLocation>
+      <extension><childQuantityList><quantityElement>
+        <epcClass>urn:epc:class:lgtin:6901234.012345.L1</epcClass><quantity>12</quantity><uom>KGM</uom>
+      </quantityElement></childQuantityList></extension>
+    </AggregationEvent>
+  </EventList></EPCISBody>
+</epcis:EPCISDocument>"""
+
+
+def test_route_view_of_a_record_converted_from_an_xml_event() -> None:
+    document = parse_document(XML_EVENT, "application/xml")
+    (submitted,) = document.events
+    event, trace = to_record_event(submitted, prefix_map(document.context))
+    converted = {"reporter": "mara-platform", "event": event, "trace": trace}
+    view = RouteView.of(converted)
+    assert view == RouteView(
+        event_type="AggregationEvent",
+        biz_step="packing",
+        disposition="in_progress",
+        reporter="mara-platform",
+        places=("urn:epc:id:sgln:6905555.00003.0",),
+        identifiers=(
+            "urn:epc:id:sscc:6905555.0000000019",
+            "urn:epc:id:sgtin:6905555.000871.77",
+            "urn:epc:class:lgtin:6901234.012345.L1",
+        ),
+    )
+    assert routed(converted, event_types=["AggregationEvent"], biz_steps=["packing"], gs1_company_prefixes=["6901234"])
+    assert routed(converted, location_prefixes=["urn:epc:id:sgln:6905555."], reporters=["mara-platform"])
+    assert not routed(converted, dispositions=["in_transit"])
 
 
 # --- the subscriptions file ---------------------------------------------------------------------

@@ -1,0 +1,514 @@
+"""CBV 2.0 "EPCIS event hash ID": canonical pre-hash string and ``ni:///sha-256;…?ver=CBV2.0``.
+
+Works on events in the JSON binding's shape (:func:`schemas.epcis.parse_document`), JSON-LD
+and XML alike, so an event hashes the same in both. Reproduces the reference vectors:
+
+* Fields in the order of :data:`_EVENT_FIELDS`, then user extensions; no separators; a value
+  is ``key=value``, a container its name followed by its children. ``recordTime``,
+  ``eventID`` and ``errorDeclaration`` are left out (a correction hashes like the original).
+* List items are rendered first, then sorted by code point; ``type`` comes first
+  (``type=…source=…``). Values are stripped; numbers have no trailing zeros, no exponent.
+* Times → UTC ``…T….mmmZ``, rounded half up on the fourth fraction digit.
+* CBV values → ``https://ref.gs1.org/cbv/…`` (sensor terms ``https://gs1.org/voc/…``),
+  written bare, as a URN, a CURIE or the URI. Identifiers (``@id``-typed fields) → CURIEs
+  expanded, then :func:`schemas.identifiers.epc.canonical_epc` (EPC URN/Digital Link → DL).
+* Extension elements (event level, ilmd, readPoint/bizLocation, sensor elements) →
+  ``{namespace}localName[=value]`` + their sorted children, namespaces from the document's
+  prefixes (inline JSON-LD ``@context`` maps, XML ``{prefix: uri}``) and the EPCIS context's.
+  No JSON-LD processing: the GS1 context is built in as tables.
+
+Malformed values never raise: a time that cannot be parsed, say, is hashed as written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from schemas.epcis.document import ParsedDocument
+from schemas.identifiers.epc import canonical_epc
+
+__all__ = ["HASH_PREFIX", "HASH_SUFFIX", "document_hashes", "document_prehashes", "event_hash", "prehash"]
+
+HASH_PREFIX = "ni:///sha-256;"
+HASH_SUFFIX = "?ver=CBV2.0"
+CBV = "https://ref.gs1.org/cbv/"
+GS1_VOC = "https://gs1.org/voc/"
+STANDARD_PREFIXES: dict[str, str] = {
+    "epcis": "https://ref.gs1.org/epcis/",
+    "cbv": CBV,
+    "cbvmda": "urn:epcglobal:cbv:mda:",
+    "gs1": GS1_VOC,
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "dcterms": "http://purl.org/dc/terms/",
+}
+"""Prefixes of the EPCIS 2.0 JSON-LD context (protected there: documents cannot rebind them)."""
+
+# --- CBV vocabularies: the terms of the EPCIS 2.0 JSON-LD context --------------------------------
+
+_BIZ_STEPS = """accepting arriving assembling collecting commissioning consigning creating_class_instance
+cycle_counting decommissioning departing destroying disassembling dispensing encoding entering_exiting holding
+inspecting installing killing loading other packing picking receiving removing repackaging repairing replacing
+reserving retail_selling sampling sensor_reporting shipping staging_outbound stock_taking stocking storing
+transporting unloading unpacking void_shipping"""
+_DISPOSITIONS = """active available completeness_verified completeness_inferred conformant container_closed
+container_open damaged destroyed dispensed disposed encoded expired in_progress in_transit inactive
+mismatch_instance mismatch_class mismatch_quantity needs_replacement no_pedigree_match non_conformant
+non_sellable_other partially_dispensed recalled reserved retail_sold returned sellable_accessible
+sellable_not_accessible stolen unavailable unknown"""
+_MEASUREMENTS = """AbsoluteHumidity AbsorbedDose AbsorbedDoseRate Acceleration Radioactivity Altitude
+AmountOfSubstance AmountOfSubstancePerUnitVolume Angle AngularAcceleration AngularMomentum AngularVelocity Area
+Capacitance Conductance Conductivity Count Density Dimensionless DoseEquivalent DoseEquivalentRate DynamicViscosity
+ElectricCharge ElectricCurrent ElectricCurrentDensity ElectricFieldStrength Energy Exposure Force Frequency
+Illuminance Inductance Irradiance KinematicViscosity Length LinearMomentum Luminance LuminousFlux LuminousIntensity
+MagneticFlux MagneticFluxDensity MagneticVectorPotential Mass MassConcentration MassFlowRate MassPerAreaTime
+MemoryCapacity MolalityOfSolute MolarEnergy MolarMass MolarVolume Power Pressure RadiantFlux RadiantIntensity
+RelativeHumidity Resistance Resistivity SolidAngle SpecificVolume Speed SurfaceDensity SurfaceTension Temperature
+Time Torque Voltage Volume VolumeFlowRate VolumeFraction VolumetricFlux Wavenumber"""
+_COMPONENTS = """x y z axial_distance azimuth height spherical_radius polar_angle elevation_angle easting northing
+latitude longitude altitude"""
+_URN_TO_URI = {
+    f"urn:epcglobal:cbv:{urn}:": f"{CBV}{local}-"
+    for urn, local in (("bizstep", "BizStep"), ("disp", "Disp"), ("btt", "BTT"), ("sdt", "SDT"), ("er", "ER"))
+}
+"""CBV 1.x URN vocabularies → CBV 2.0 URIs (for any term, the unknown ones too)."""
+
+
+def _vocabulary(terms: str, prefix: str, local: str) -> dict[str, str]:
+    """Every spelling of a vocabulary's terms → its URI: bare term, URN, CURIE and the URI itself."""
+    urn = next((u for u, base in _URN_TO_URI.items() if base == CBV + local), None)
+    table: dict[str, str] = {}
+    for term in terms.split():
+        uri = table[term] = STANDARD_PREFIXES[prefix] + local + term
+        table[uri] = table[f"{prefix}:{local}{term}"] = uri
+        if urn is not None:
+            table[urn + term] = uri
+    return table
+
+
+_BIZ_STEP = _vocabulary(_BIZ_STEPS, "cbv", "BizStep-")
+_DISPOSITION = _vocabulary(_DISPOSITIONS, "cbv", "Disp-")
+_BTT = _vocabulary("bol cert desadv inv pedigree po poc prodorder recadv rma testprd testres upevt", "cbv", "BTT-")
+_SDT = _vocabulary("owning_party possessing_party location", "cbv", "SDT-")
+_COMPONENT = _vocabulary(_COMPONENTS, "cbv", "Comp-")
+_MEASUREMENT = _vocabulary(_MEASUREMENTS, "gs1", "")
+_EXCEPTION = _vocabulary("ALARM_CONDITION ERROR_CONDITION", "gs1", "")
+
+# --- per-document context ------------------------------------------------------------------------
+
+_canonical = lru_cache(maxsize=1 << 16)(canonical_epc)
+_DIGITAL_LINK_OR_EPC = ("urn:epc:", "http")
+
+
+class _Context:
+    """Prefixes/terms (and ``@vocab``) of one document, with a cache of extension names."""
+
+    __slots__ = ("names", "prefixes", "vocab")
+
+    def __init__(self, prefixes: dict[str, str], vocab: str | None) -> None:
+        self.prefixes = prefixes
+        self.vocab = vocab
+        self.names: dict[str, str] = {}
+
+    def expand(self, value: str) -> str:
+        """A CURIE whose prefix is known → the full IRI (``p://…`` is never a CURIE)."""
+        prefix, colon, rest = value.partition(":")
+        if colon:
+            base = self.prefixes.get(prefix)
+            if base is not None and not rest.startswith("//"):
+                return base + rest
+        return value
+
+    def name(self, key: str) -> str:
+        """Extension key (``prefix:local``, a full IRI or a term) → ``{namespace}local``."""
+        cached = self.names.get(key)
+        if cached is not None:
+            return cached
+        prefix, colon, rest = key.partition(":")
+        base = self.prefixes.get(prefix) if colon and not rest.startswith("//") else None
+        if base is not None:
+            name = "{" + base + "}" + rest
+        elif colon or key in self.prefixes:
+            iri = key if colon else self.prefixes[key]
+            cut = max(iri.rfind("/"), iri.rfind("#"))
+            cut = iri.rfind(":") if cut < 0 else cut
+            name = "{" + iri[: cut + 1] + "}" + iri[cut + 1 :]
+        else:
+            name = key if self.vocab is None else "{" + self.vocab + "}" + key  # else: no namespace
+        if len(self.names) >= 4096:
+            self.names.clear()
+        self.names[key] = name
+        return name
+
+    def vocabulary(self, value: Any, table: dict[str, str]) -> str:
+        text = _text(value)
+        uri = table.get(text)
+        if uri is not None:
+            return uri
+        if text.startswith("urn:epcglobal:cbv:"):
+            head, _, term = text.rpartition(":")
+            base = _URN_TO_URI.get(head + ":")
+            if base is not None:
+                return base + term
+        if ":" not in text:
+            return self.prefixes.get(text, text)  # a term the document defines, else as written
+        return self.expand(text)
+
+    def identifier(self, value: Any) -> str:
+        text: str = value.strip() if value.__class__ is str else _literal(value)
+        if text.startswith(_DIGITAL_LINK_OR_EPC):
+            return str(_canonical(text))
+        expanded = self.expand(text)
+        if expanded is not text and expanded.startswith(_DIGITAL_LINK_OR_EPC):
+            return str(_canonical(expanded))
+        return expanded
+
+
+_CONTEXTS: dict[bytes, _Context] = {}
+
+
+def _context(context: Sequence[Any]) -> _Context:
+    """Resolve (and cache) a context list: inline maps give prefixes, terms and ``@vocab``.
+
+    Remote contexts (URLs) are never fetched: the EPCIS one is built in, others are unknown.
+    """
+    try:
+        key = orjson.dumps(list(context), option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        key = repr(context).encode()
+    cached = _CONTEXTS.get(key)
+    if cached is not None:
+        return cached
+    prefixes: dict[str, str] = {}
+    vocab: str | None = None
+    for entry in context:
+        if isinstance(entry, Mapping):
+            for name, definition in entry.items():
+                iri = definition.get("@id") if isinstance(definition, Mapping) else definition
+                if name == "@vocab" and isinstance(iri, str):
+                    vocab = iri
+                elif isinstance(iri, str) and not name.startswith("@") and not iri.startswith("@"):
+                    prefixes[name] = iri
+    prefixes.update(STANDARD_PREFIXES)
+    if len(_CONTEXTS) >= 256:
+        _CONTEXTS.clear()
+    resolved = _CONTEXTS[key] = _Context(prefixes, vocab)
+    return resolved
+
+
+# --- literals ------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return value.strip() if value.__class__ is str else _literal(value)
+
+
+def _literal(value: Any) -> str:
+    """A JSON scalar as text: strings stripped, numbers without trailing zeros, booleans lower case."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _plain(Decimal(repr(value)))
+    return "" if value is None else str(value).strip()
+
+
+def _plain(number: Decimal) -> str:
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _number(value: Any) -> str:
+    """A quantity or sensor value; numeric text is written like a number (``"5.50"`` → ``5.5``)."""
+    if not isinstance(value, str):
+        return _literal(value)
+    text = value.strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    return _plain(number) if number.is_finite() else text
+
+
+_UTC = frozenset({"Z", "z", "+00:00", "-00:00", ""})
+_MINUTES: dict[str, str] = {}
+"""``YYYY-MM-DDTHH:MM`` + zone → that minute in UTC (offsets are whole minutes: seconds stay)."""
+
+
+def _time(value: Any) -> str:
+    """ISO 8601 date-time → UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``, rounded half up to the millisecond."""
+    text = _text(value)
+    size = len(text)
+    if size < 19 or text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
+        return text
+    if text[-1] in "Zz":
+        end = size - 1
+    elif size >= 25 and text[-6] in "+-" and text[-3] == ":":
+        end = size - 6
+    else:
+        end = size
+    fraction = text[20:end]
+    if end > 19 and (text[19] not in ".," or not fraction.isdigit()):
+        return text
+    zone = text[end:]
+    millis = fraction[:3].ljust(3, "0")
+    if len(fraction) > 3 and fraction[3] >= "5":
+        return _utc(text, zone, int(millis) + 1) or text
+    if zone in _UTC:
+        return f"{text[:10]}T{text[11:19]}.{millis}Z"
+    key = text[:16] + zone
+    minute = _MINUTES.get(key)
+    if minute is None:
+        full = _utc(text, zone, 0)
+        if not full:
+            return text
+        if len(_MINUTES) >= 4096:
+            _MINUTES.clear()
+        minute = _MINUTES[key] = full[:16]
+    return f"{minute}:{text[17:19]}.{millis}Z"
+
+
+def _utc(text: str, zone: str, millis: int) -> str:
+    """The full conversion of a date-time (checked by :func:`_time`); "" when it is invalid."""
+    try:
+        minutes = 0
+        if zone not in _UTC:
+            if zone[0] not in "+-" or not (zone[1:3] + zone[4:]).isdigit():
+                return ""
+            minutes = (int(zone[1:3]) * 60 + int(zone[4:])) * (-1 if zone[0] == "-" else 1)
+        moment = datetime(
+            int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19])
+        ) + timedelta(milliseconds=millis, minutes=-minutes)
+    except (ValueError, OverflowError):
+        return ""
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+# --- extension elements --------------------------------------------------------------------------
+
+
+def _element(name: str, value: Any, ctx: _Context, out: list[str]) -> None:
+    """Append one string per element ``name`` holding ``value`` (a list repeats the element)."""
+    if isinstance(value, list):
+        for item in value:
+            _element(name, item, ctx, out)
+        return
+    children = ""
+    if value.__class__ is not str and _is_map(value):
+        if "@value" in value or "@id" in value:  # JSON-LD value/node object
+            value = value.get("@value", value.get("@id"))
+        else:  # XML: attributes and child elements as keys, text under "#text"
+            children = _extensions(value, ctx, ())
+            value = value.get("#text")
+    text = _literal(value)
+    out.append((f"{name}={text}" if text else name) + children)
+
+
+def _extensions(container: Mapping[str, Any], ctx: _Context, known: Sequence[str] | frozenset[str]) -> str:
+    """Sorted extension elements of ``container`` (the keys not in ``known``)."""
+    parts: list[str] = []
+    for key, value in container.items():
+        if key not in known and key[:1] not in ("@", "#"):
+            _element(ctx.name(key), value, ctx, parts)
+    parts.sort()
+    return "".join(parts)
+
+
+# --- standard fields -----------------------------------------------------------------------------
+
+_Render = Callable[[str, Any, _Context], str]
+
+
+def _is_map(value: Any) -> bool:
+    return value.__class__ is dict or isinstance(value, Mapping)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _scalar(convert: Callable[[Any], str]) -> _Render:
+    def render(key: str, value: Any, ctx: _Context) -> str:
+        return f"{key}={convert(value)}"
+
+    return render
+
+
+_plain_field, _time_field, _number_field = _scalar(_text), _scalar(_time), _scalar(_number)
+
+
+def _id_field(key: str, value: Any, ctx: _Context) -> str:
+    if value.__class__ is list:
+        return "".join(sorted([f"{key}={ctx.identifier(v)}" for v in value]))
+    return f"{key}={ctx.identifier(value)}"
+
+
+def _vocab_field(table: dict[str, str]) -> _Render:
+    def render(key: str, value: Any, ctx: _Context) -> str:
+        return "".join(sorted([f"{key}={ctx.vocabulary(v, table)}" for v in _as_list(value)]))
+
+    return render
+
+
+_KINDS: dict[str, _Render] = {
+    "time": _time_field,
+    "id": _id_field,
+    "number": _number_field,
+    "text": _plain_field,
+    "measurement": _vocab_field(_MEASUREMENT),
+    "exception": _vocab_field(_EXCEPTION),
+    "component": _vocab_field(_COMPONENT),
+    "disposition": _vocab_field(_DISPOSITION),
+}
+
+
+def _spec(fields: str) -> tuple[tuple[str, _Render], ...]:
+    """``"name=kind …"`` → ``((name, renderer), …)``, in that (canonical) order."""
+    return tuple((name, _KINDS[kind]) for name, _, kind in (field.partition("=") for field in fields.split()))
+
+
+def _group(tag: str, fields: str) -> Callable[[Any, _Context], str]:
+    """Renderer of one structure: ``tag``, its ``"name=kind …"`` fields in order, extensions."""
+    spec = _spec(fields)
+    known = frozenset(name for name, _ in spec)
+
+    def render(value: Any, ctx: _Context) -> str:
+        if not _is_map(value):
+            return ""
+        text = tag
+        found = 0
+        for name, field in spec:
+            item = value.get(name)
+            if item is not None:
+                text += field(name, item, ctx)
+                found += 1
+        return text if found == len(value) else text + _extensions(value, ctx, known)
+
+    return render
+
+
+def _list_of(render: Callable[[Any, _Context], str]) -> _Render:
+    """``key`` followed by the sorted renderings of the list's items (nothing for an empty list)."""
+
+    def render_list(key: str, value: Any, ctx: _Context) -> str:
+        if not value or not isinstance(value, list):
+            return ""
+        return key + "".join(sorted([render(item, ctx) for item in value]))
+
+    return render_list
+
+
+def _typed(item: str, table: dict[str, str]) -> Callable[[Any, _Context], str]:
+    def render(entry: Any, ctx: _Context) -> str:
+        if not _is_map(entry):
+            return ""
+        kind = entry.get("type")
+        head = "" if kind is None else "type=" + ctx.vocabulary(kind, table)
+        return f"{head}{item}={ctx.identifier(entry.get(item))}"
+
+    return render
+
+
+_persistent, _location_id = _group("", "set=disposition unset=disposition"), _group("", "id=id")
+_metadata = _group(
+    "sensorMetadata",
+    "time=time startTime=time endTime=time deviceID=id deviceMetadata=id rawData=id dataProcessingMethod=id bizRules=id",
+)
+_report = _group(
+    "sensorReport",
+    "type=measurement exception=exception deviceID=id deviceMetadata=id rawData=id dataProcessingMethod=id "
+    "time=time microorganism=id chemicalSubstance=id value=number component=component stringValue=text "
+    "booleanValue=text hexBinaryValue=text uriValue=id minValue=number maxValue=number meanValue=number "
+    "sDev=number percRank=number percValue=number uom=text coordinateReferenceSystem=id",
+)
+_KINDS.update(
+    metadata=lambda key, value, ctx: _metadata(value, ctx),
+    reports=lambda key, value, ctx: "".join(sorted([_report(r, ctx) for r in _as_list(value)])),
+    eventType=lambda key, value, ctx: f"eventType={_text(value)}",
+    epcs=_list_of(lambda value, ctx: "epc=" + ctx.identifier(value)),
+    quantities=_list_of(_group("quantityElement", "epcClass=id quantity=number uom=text")),
+    bizStep=_vocab_field(_BIZ_STEP),
+    persistent=lambda key, value, ctx: key + _persistent(value, ctx) if _is_map(value) else "",
+    location=lambda key, value, ctx: (
+        key + (_location_id(value, ctx) if _is_map(value) else f"id={ctx.identifier(value)}")
+    ),
+    bizTransactions=_list_of(_typed("bizTransaction", _BTT)),
+    destinations=_list_of(_typed("destination", _SDT)),
+    sources=_list_of(_typed("source", _SDT)),
+    ilmd=lambda key, value, ctx: key + _extensions(value, ctx, ()) if value and _is_map(value) else "",
+)
+_KINDS["sensorElements"] = _list_of(_group("sensorElement", "sensorMetadata=metadata sensorReport=reports"))
+_EVENT_FIELDS = _spec(
+    "type=eventType eventTime=time eventTimeZoneOffset=text certificationInfo=id epcList=epcs parentID=id "
+    "inputEPCList=epcs childEPCs=epcs quantityList=quantities childQuantityList=quantities "
+    "inputQuantityList=quantities outputEPCList=epcs outputQuantityList=quantities action=text "
+    "transformationID=id bizStep=bizStep disposition=disposition persistentDisposition=persistent "
+    "readPoint=location bizLocation=location bizTransactionList=bizTransactions destinationList=destinations "
+    "sourceList=sources sensorElementList=sensorElements ilmd=ilmd"
+)
+"""The canonical order (destinationList before sourceList, as in the reference vectors)."""
+_SLOTS = {name: (index, render) for index, (name, render) in enumerate(_EVENT_FIELDS)}
+EXCLUDED_FIELDS = frozenset({"eventID", "recordTime", "errorDeclaration", "id", "@context", "@id", "@type"})
+"""Event members the hash leaves out (CBV 2.0: they do not describe what happened)."""
+_KNOWN = frozenset(_SLOTS) | EXCLUDED_FIELDS
+
+
+def _prehash(event: Mapping[str, Any], ctx: _Context) -> str:
+    parts = [""] * (len(_EVENT_FIELDS) + 1)
+    extensions = False
+    slots = _SLOTS
+    for key, value in event.items():
+        slot = slots.get(key)
+        if slot is not None:
+            if value is not None:
+                parts[slot[0]] = slot[1](key, value, ctx)
+        elif key not in EXCLUDED_FIELDS:
+            extensions = True
+    if extensions:
+        parts[-1] = _extensions(event, ctx, _KNOWN)
+    return "".join(parts)
+
+
+def _event_context(event: Mapping[str, Any], context: Sequence[Any]) -> _Context:
+    local = event.get("@context")
+    if local is None:
+        return _context(context)
+    return _context([*context, *(local if isinstance(local, list) else [local])])
+
+
+def _digest(text: str) -> str:
+    return HASH_PREFIX + hashlib.sha256(text.encode()).hexdigest() + HASH_SUFFIX
+
+
+def prehash(event: Mapping[str, Any], context: Sequence[Any]) -> str:
+    """The canonical pre-hash string of one event (``context``: its document's context list)."""
+    return _prehash(event, _event_context(event, context))
+
+
+def event_hash(event: Mapping[str, Any], context: Sequence[Any]) -> str:
+    """``ni:///sha-256;<lowercase hex>?ver=CBV2.0`` of one event."""
+    return _digest(prehash(event, context))
+
+
+def document_prehashes(doc: ParsedDocument) -> list[str]:
+    """Pre-hash strings of a parsed document's events, in document order."""
+    ctx = _context(doc.context)
+    return [_prehash(e, ctx if "@context" not in e else _event_context(e, doc.context)) for e in doc.events]
+
+
+def document_hashes(doc: ParsedDocument) -> list[str]:
+    """Event hash IDs of a parsed document's events, in document order."""
+    return [_digest(text) for text in document_prehashes(doc)]
