@@ -91,6 +91,7 @@ async def through_kafka(bodies: list[bytes], clients: int) -> float:
             bootstrap_servers=bootstrap,
             kafka=KafkaSettings(session_timeout_ms=6000, heartbeat_interval_ms=300, rebalance_timeout_ms=6000),
             api=ApiSettings(port=0),
+            roles=frozenset({"api"}),  # capture alone: the router and sinks run in other processes
         )
         bus = Bus(settings, [], bootstrap_servers=bootstrap)
         await bus.start()

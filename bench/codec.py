@@ -1,4 +1,9 @@
-"""Codec benchmark: which Avro library carries a ~750-byte trace event fastest (encode + decode).
+"""Codec benchmark: which Avro library carries our records fastest (encode + decode round trips).
+
+Two records: a compact ~750-byte trace event (the shape ``../shared/reference/performance.md``
+measured), and the real ``trace_event`` v1 record the bus carries (~100 field slots, mostly
+nullable unions), each through fastavro, cavro (our codec, ``schemas.codec.AvroCodec``) and,
+for the compact one, Apache ``avro``.
 
 Run: ``make bench`` (or ``.venv/bin/python bench/codec.py [--seconds N]``). Prints a table and, last,
 one JSON line. It is a measurement, not a test: the figures depend on the machine.
@@ -86,6 +91,45 @@ def sample() -> dict[str, Any]:
     }
 
 
+def trace_event_v1() -> tuple[dict[str, Any], str]:
+    """A realistic v1 record: a shipment with a lot, places, parties, a voucher and the tb: extension."""
+    from datetime import timedelta
+
+    from schemas.epcis.trace_extension import TRACE_NAMESPACE
+    from streams.bus import CANONICAL_SCHEMA
+    from streams.steps.base import Emit
+    from streams.steps.validate import CaptureContext, validate_event
+
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-20T06:30:00.000+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": ["urn:epc:id:sgtin:6901234.012345.1001"],
+        "quantityList": [
+            {"epcClass": "urn:epc:class:lgtin:6901234.012345.SL20261120A", "quantity": 420.5, "uom": "KGM"}
+        ],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+        "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
+        "bizTransactionList": [{"type": "desadv", "bizTransaction": "urn:tracebus:doc:voucher:PF-20261120-000917"}],
+        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:6901234.00000"}],
+        "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6907777.00000"}],
+        "tb:reportingDepartment": "MOFCOM",
+        "tb:businessUSCC": "91350200776049653A",
+        "tb:regionCode": "330109",
+        "tb:certificates": [{"tb:type": "animal-quarantine", "tb:number": "3301202611200042"}],
+    }
+    from datetime import UTC, datetime
+
+    context = CaptureContext.of(
+        reporter="MOFCOM", capture_id="bench", received_at_ms=0, context=[{"tb": TRACE_NAMESPACE}]
+    )
+    result = validate_event(event, context, now=datetime.now(UTC), future_skew=timedelta(minutes=5))
+    assert isinstance(result, Emit)
+    return result.value, CANONICAL_SCHEMA.read_text()
+
+
 def rate(work: Callable[[], object], seconds: float) -> float:
     done = 0
     started = time.perf_counter()
@@ -134,21 +178,39 @@ def main() -> None:
         buffer.seek(0)
         return reader.read(avro.io.BinaryDecoder(buffer))
 
+    v1_record, v1_text = trace_event_v1()
+    v1_parsed = fastavro.parse_schema(json.loads(v1_text))
+    v1_codec = AvroCodec(v1_text)
+
+    def fastavro_v1_round_trip() -> object:
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, v1_parsed, v1_record)
+        buffer.seek(0)
+        return fastavro.schemaless_reader(buffer, v1_parsed, None)
+
+    def tracebus_v1_round_trip() -> object:
+        return v1_codec.decode(unframe(frame(7, v1_codec.encode(v1_record)))[1])
+
     size = len(ours.encode(plain))
     results = {
         "fastavro": rate(fastavro_round_trip, args.seconds),
         "tracebus_codec": rate(tracebus_round_trip, args.seconds),
         "apache_avro": rate(apache_round_trip, args.seconds),
+        "fastavro_v1": rate(fastavro_v1_round_trip, args.seconds),
+        "tracebus_codec_v1": rate(tracebus_v1_round_trip, args.seconds),
     }
-    print(f"event size: {size} bytes (Avro body)")
-    print(f"{'codec':<40} {'round trips/s':>14} {'vs fastavro':>12}")
+    print(f"compact event: {size} bytes; trace_event v1 record: {len(v1_codec.encode(v1_record))} bytes (Avro body)")
+    print(f"{'codec':<48} {'round trips/s':>14} {'vs fastavro':>12}")
     labels = {
-        "fastavro": "fastavro schemaless, logical types",
-        "tracebus_codec": "tracebus AvroCodec (fastavro, framed)",
-        "apache_avro": "Apache avro",
+        "fastavro": "compact: fastavro schemaless, logical types",
+        "tracebus_codec": "compact: tracebus AvroCodec (cavro, framed)",
+        "apache_avro": "compact: Apache avro",
+        "fastavro_v1": "trace_event v1: fastavro",
+        "tracebus_codec_v1": "trace_event v1: tracebus AvroCodec (cavro)",
     }
     for key, value in results.items():
-        print(f"{labels[key]:<40} {value:>14,.0f} {value / results['fastavro']:>12.2f}")
+        base = results["fastavro_v1" if key.endswith("_v1") else "fastavro"]
+        print(f"{labels[key]:<48} {value:>14,.0f} {value / base:>12.2f}")
     print(json.dumps({"event_bytes": size, **{f"{k}_rps": round(v) for k, v in results.items()}}))
 
 

@@ -43,6 +43,13 @@ def main() -> None:
 @click.option("--samples", is_flag=True, help=f"Feed the shipped sample documents ({OPS_DIR / 'samples'}).")
 @click.option("--demo-receiver/--no-demo-receiver", default=False, help="Serve the demo webhook receiver.")
 @click.option("--demo-receiver-port", type=int, default=8091, show_default=True)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(["api", "router", "sinks"]),
+    help="Run only these parts (repeatable); default all. E.g. capture front ends with --role api.",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def up(
     host: str | None,
@@ -51,6 +58,7 @@ def up(
     samples: bool,
     demo_receiver: bool,
     demo_receiver_port: int,
+    roles: tuple[str, ...],
     verbose: int,
 ) -> None:
     """Start the bus: broker (or KAFKA_BOOTSTRAP_SERVERS), topics, router, sinks and HTTP API.
@@ -65,7 +73,10 @@ def up(
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     api_overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     base = Settings()
-    settings = base.model_copy(update={"api": base.api.model_copy(update=api_overrides)})
+    updates: dict[str, Any] = {"api": base.api.model_copy(update=api_overrides)}
+    if roles:
+        updates["roles"] = frozenset(roles)
+    settings = base.model_copy(update=updates)
     try:  # refuse bad configuration before starting anything
         subscriptions = load_subscriptions(settings.subscriptions_file)
         load_topics(settings.topics_file)
@@ -86,7 +97,7 @@ def up(
 
     async def after_ready(bus: Any) -> None:
         print_ready(bus)
-        if folder is not None:
+        if folder is not None and bus.api is not None and bus.api.url:
             await feed_samples(bus.api.url, folder)
 
     extra = (DemoReceiverService.for_port(subscriptions, demo_receiver_port),) if demo_receiver else ()

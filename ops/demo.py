@@ -16,6 +16,10 @@ SAMPLE_SUFFIXES = {".jsonld": "application/ld+json", ".json": "application/json"
 
 
 def print_ready(bus: Any) -> None:
+    if bus.api is None or not bus.api.url:
+        click.echo(f"tracebus worker is ready (roles: {', '.join(sorted(bus.settings.roles))}; no API here)")
+        click.echo("press Ctrl-C to stop")
+        return
     url = bus.api.url
     click.echo(f"tracebus is ready: API {url}  (POST {url}/capture)")
     click.echo(f"metrics {url}/metrics   health {url}/livez {url}/readyz")

@@ -69,7 +69,12 @@ class Bus(Service):
         return self.settings.topic(f"deliver.{name}")
 
     def readiness(self) -> dict[str, bool]:
-        components = {"router": self.router is not None and self.router.ready, "api": self.api is not None}
+        roles = self.settings.roles
+        components: dict[str, bool] = {}
+        if "router" in roles:
+            components["router"] = self.router is not None and self.router.ready
+        if "api" in roles:
+            components["api"] = self.api is not None and bool(self.api.url)
         components.update({f"sink:{r.sink.name}": r.ready for r in self.sinks})
         READY.set(1 if all(components.values()) else 0)
         return components
@@ -148,12 +153,22 @@ class Bus(Service):
             loop=self.loop,
             beacon=self.beacon,
         )
-        for child in (self.router, *self.sinks, self.api):
+        roles = settings.roles
+        children: list[Service] = []
+        if "router" in roles:
+            children.append(self.router)
+        if "sinks" in roles:
+            children.extend(self.sinks)
+        else:
+            self.sinks = []
+        if "api" in roles:
+            children.append(self.api)
+        for child in children:
             await self.add_runtime_dependency(child)
 
     @Service.task
     async def _announce_ready(self) -> None:
-        while not self.should_stop and not (self.api is not None and self.ready):  # noqa: ASYNC110
+        while not self.should_stop and not self.ready:  # noqa: ASYNC110
             await asyncio.sleep(0.1)  # readiness is a condition over several components, polled
         if self._after_ready is not None and not self.should_stop:
             try:

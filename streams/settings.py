@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     """Confluent-compatible registry; ``SCHEMA_REGISTRY_URL`` also sets it."""
     topics_file: Path = OPS_DIR / "topics.yaml"
     subscriptions_file: Path = OPS_DIR / "subscriptions.yaml"
+    roles: frozenset[Literal["api", "router", "sinks"]] = frozenset({"api", "router", "sinks"})
+    """What this process runs: the capture API, the router, the sink runners (all three by default).
+    Large deployments run capture front ends (``api``) apart from stream workers (``router,sinks``)."""
     event_future_skew_s: float = Field(default=300.0, ge=0)
     """Events whose time is further in the future than this are rejected as malformed."""
     webhook_max_events: int = Field(default=50, ge=1, le=500)

@@ -26,13 +26,12 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from schemas.epcis.document import ParsedDocument
-from schemas.identifiers.epc import canonical_epc
+from schemas.identifiers.epc import CANONICAL_IDS
 
 __all__ = ["HASH_PREFIX", "HASH_SUFFIX", "document_hashes", "document_prehashes", "event_hash", "prehash"]
 
@@ -104,7 +103,9 @@ _EXCEPTION = _vocabulary("ALARM_CONDITION ERROR_CONDITION", "gs1", "")
 
 # --- per-document context ------------------------------------------------------------------------
 
-_canonical = lru_cache(maxsize=1 << 16)(canonical_epc)
+_canonical = CANONICAL_IDS
+"""EPC URN/Digital Link → canonical Digital Link (``canonical_epc``), one bounded table for the process;
+``_canonical.cache_clear()`` empties it (benchmarks start cold)."""
 _DIGITAL_LINK_OR_EPC = ("urn:epc:", "http")
 
 
@@ -165,10 +166,10 @@ class _Context:
     def identifier(self, value: Any) -> str:
         text: str = value.strip() if value.__class__ is str else _literal(value)
         if text.startswith(_DIGITAL_LINK_OR_EPC):
-            return str(_canonical(text))
+            return _canonical[text]
         expanded = self.expand(text)
         if expanded is not text and expanded.startswith(_DIGITAL_LINK_OR_EPC):
-            return str(_canonical(expanded))
+            return _canonical[expanded]
         return expanded
 
 
@@ -220,8 +221,17 @@ def _literal(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _plain(Decimal(repr(value)))
+        return _float(value)
     return "" if value is None else str(value).strip()
+
+
+def _float(value: float) -> str:
+    text = repr(value)  # the shortest round-trip form: no trailing zeros but in "….0"
+    if "e" in text or "n" in text:  # exponent, inf, nan
+        return _plain(Decimal(text))
+    if text.endswith(".0"):
+        text = text[:-2]
+    return "0" if text == "-0" else text
 
 
 def _plain(number: Decimal) -> str:
@@ -233,6 +243,8 @@ def _plain(number: Decimal) -> str:
 
 def _number(value: Any) -> str:
     """A quantity or sensor value; numeric text is written like a number (``"5.50"`` → ``5.5``)."""
+    if value.__class__ is float:
+        return _float(value)
     if not isinstance(value, str):
         return _literal(value)
     text = value.strip()
@@ -248,9 +260,23 @@ _MINUTES: dict[str, str] = {}
 """``YYYY-MM-DDTHH:MM`` + zone → that minute in UTC (offsets are whole minutes: seconds stay)."""
 
 
+_TIMES: dict[str, str] = {}
+"""Date-times as written → :func:`_time` (events of a document often share theirs)."""
+
+
 def _time(value: Any) -> str:
+    if value.__class__ is str:
+        cached = _TIMES.get(value)
+        if cached is None:
+            if len(_TIMES) >= 4096:
+                _TIMES.clear()
+            cached = _TIMES[value] = _convert_time(value.strip())
+        return cached
+    return _convert_time(_literal(value))
+
+
+def _convert_time(text: str) -> str:
     """ISO 8601 date-time → UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``, rounded half up to the millisecond."""
-    text = _text(value)
     size = len(text)
     if size < 19 or text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
         return text
@@ -302,18 +328,22 @@ def _utc(text: str, zone: str, millis: int) -> str:
 
 def _element(name: str, value: Any, ctx: _Context, out: list[str]) -> None:
     """Append one string per element ``name`` holding ``value`` (a list repeats the element)."""
+    if value.__class__ is str:
+        text = value.strip()
+        out.append(f"{name}={text}" if text else name)
+        return
     if isinstance(value, list):
         for item in value:
             _element(name, item, ctx, out)
         return
     children = ""
-    if value.__class__ is not str and _is_map(value):
+    if _is_map(value):
         if "@value" in value or "@id" in value:  # JSON-LD value/node object
             value = value.get("@value", value.get("@id"))
         else:  # XML: attributes and child elements as keys, text under "#text"
             children = _extensions(value, ctx, ())
             value = value.get("#text")
-    text = _literal(value)
+    text = "" if value is None else _literal(value)
     out.append((f"{name}={text}" if text else name) + children)
 
 
@@ -340,14 +370,16 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _scalar(convert: Callable[[Any], str]) -> _Render:
-    def render(key: str, value: Any, ctx: _Context) -> str:
-        return f"{key}={convert(value)}"
-
-    return render
+def _plain_field(key: str, value: Any, ctx: _Context) -> str:
+    return f"{key}={value.strip() if value.__class__ is str else _literal(value)}"
 
 
-_plain_field, _time_field, _number_field = _scalar(_text), _scalar(_time), _scalar(_number)
+def _time_field(key: str, value: Any, ctx: _Context) -> str:
+    return f"{key}={_time(value)}"
+
+
+def _number_field(key: str, value: Any, ctx: _Context) -> str:
+    return f"{key}={_number(value)}"
 
 
 def _id_field(key: str, value: Any, ctx: _Context) -> str:
@@ -358,6 +390,9 @@ def _id_field(key: str, value: Any, ctx: _Context) -> str:
 
 def _vocab_field(table: dict[str, str]) -> _Render:
     def render(key: str, value: Any, ctx: _Context) -> str:
+        if value.__class__ is str:
+            uri = table.get(value)  # a known spelling, as written (so nothing to strip)
+            return f"{key}={ctx.vocabulary(value, table) if uri is None else uri}"
         return "".join(sorted([f"{key}={ctx.vocabulary(v, table)}" for v in _as_list(value)]))
 
     return render
@@ -406,6 +441,8 @@ def _list_of(render: Callable[[Any, _Context], str]) -> _Render:
     def render_list(key: str, value: Any, ctx: _Context) -> str:
         if not value or not isinstance(value, list):
             return ""
+        if len(value) == 1:
+            return key + render(value[0], ctx)
         return key + "".join(sorted([render(item, ctx) for item in value]))
 
     return render_list
@@ -416,13 +453,27 @@ def _typed(item: str, table: dict[str, str]) -> Callable[[Any, _Context], str]:
         if not _is_map(entry):
             return ""
         kind = entry.get("type")
-        head = "" if kind is None else "type=" + ctx.vocabulary(kind, table)
+        if kind is None:
+            head = ""
+        else:
+            uri = table.get(kind) if kind.__class__ is str else None
+            head = "type=" + (ctx.vocabulary(kind, table) if uri is None else uri)
         return f"{head}{item}={ctx.identifier(entry.get(item))}"
 
     return render
 
 
 _persistent, _location_id = _group("", "set=disposition unset=disposition"), _group("", "id=id")
+
+
+def _location(key: str, value: Any, ctx: _Context) -> str:
+    if value.__class__ is dict and len(value) == 1:
+        ident = value.get("id")
+        if ident is not None:  # the common {"id": …}
+            return key + _id_field("id", ident, ctx)
+    return key + (_location_id(value, ctx) if _is_map(value) else f"id={ctx.identifier(value)}")
+
+
 _metadata = _group(
     "sensorMetadata",
     "time=time startTime=time endTime=time deviceID=id deviceMetadata=id rawData=id dataProcessingMethod=id bizRules=id",
@@ -442,9 +493,7 @@ _KINDS.update(
     quantities=_list_of(_group("quantityElement", "epcClass=id quantity=number uom=text")),
     bizStep=_vocab_field(_BIZ_STEP),
     persistent=lambda key, value, ctx: key + _persistent(value, ctx) if _is_map(value) else "",
-    location=lambda key, value, ctx: (
-        key + (_location_id(value, ctx) if _is_map(value) else f"id={ctx.identifier(value)}")
-    ),
+    location=_location,
     bizTransactions=_list_of(_typed("bizTransaction", _BTT)),
     destinations=_list_of(_typed("destination", _SDT)),
     sources=_list_of(_typed("source", _SDT)),
@@ -466,19 +515,25 @@ EXCLUDED_FIELDS = frozenset({"eventID", "recordTime", "errorDeclaration", "id", 
 _KNOWN = frozenset(_SLOTS) | EXCLUDED_FIELDS
 
 
+_EMPTY = [""] * (len(_EVENT_FIELDS) + 1)
+
+
 def _prehash(event: Mapping[str, Any], ctx: _Context) -> str:
-    parts = [""] * (len(_EVENT_FIELDS) + 1)
-    extensions = False
+    parts = _EMPTY.copy()
+    elements: list[str] | None = None
     slots = _SLOTS
     for key, value in event.items():
         slot = slots.get(key)
         if slot is not None:
             if value is not None:
                 parts[slot[0]] = slot[1](key, value, ctx)
-        elif key not in EXCLUDED_FIELDS:
-            extensions = True
-    if extensions:
-        parts[-1] = _extensions(event, ctx, _KNOWN)
+        elif key not in EXCLUDED_FIELDS and key[:1] not in ("@", "#"):
+            if elements is None:
+                elements = []
+            _element(ctx.name(key), value, ctx, elements)
+    if elements:
+        elements.sort()
+        parts[-1] = "".join(elements)
     return "".join(parts)
 
 
@@ -511,4 +566,11 @@ def document_prehashes(doc: ParsedDocument) -> list[str]:
 
 def document_hashes(doc: ParsedDocument) -> list[str]:
     """Event hash IDs of a parsed document's events, in document order."""
-    return [_digest(text) for text in document_prehashes(doc)]
+    ctx = _context(doc.context)
+    sha256 = hashlib.sha256
+    return [
+        HASH_PREFIX
+        + sha256(_prehash(e, ctx if "@context" not in e else _event_context(e, doc.context)).encode()).hexdigest()
+        + HASH_SUFFIX
+        for e in doc.events
+    ]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from schemas.identifiers.epc_fast import fast_canonical
@@ -44,7 +43,9 @@ from schemas.identifiers.gs1 import (
 )
 
 __all__ = [
+    "CANONICAL_IDS",
     "GS1_RESOLVER",
+    "CanonicalIds",
     "CompanyPrefixTable",
     "canonical_epc",
     "digital_link_to_urn",
@@ -418,15 +419,11 @@ def canonical_epc(value: str) -> str:
     """
     if _CANDIDATE.match(value) is None:
         return value
-    return _canonical(value)
+    return CANONICAL_IDS[value]
 
 
-@lru_cache(maxsize=65_536)
-def _canonical(value: str) -> str:
-    """:func:`canonical_epc` of a value that starts like an EPC URN or an http(s) URI (cached)."""
-    fast = fast_canonical(value)
-    if fast is not None:
-        return fast
+def _general(value: str) -> str:
+    """:func:`canonical_epc` of a non-empty value, by the general machinery."""
     try:
         if value[0] in "uU":
             elements = _urn_elements(value)
@@ -436,3 +433,31 @@ def _canonical(value: str) -> str:
     except IdentifierError:
         return value
     return value if elements is None else _build(GS1_RESOLVER, elements)
+
+
+class CanonicalIds(dict[str, str]):
+    """``ids[value]`` is :func:`canonical_epc` of ``value`` (any non-empty string), remembered.
+
+    One bounded table (emptied when full, so a long run of unique serials cannot grow it
+    without end): the hand-written fast path (:mod:`.epc_fast`) first, the general path when it
+    declines. ``cache_clear()`` empties it (benchmarks start cold).
+    """
+
+    __slots__ = ()
+    maxsize = 65_536
+
+    def __missing__(self, value: str) -> str:
+        result = fast_canonical(value)
+        if result is None:
+            result = _general(value)
+        if len(self) >= self.maxsize:
+            self.clear()
+        self[value] = result
+        return result
+
+    def cache_clear(self) -> None:
+        self.clear()
+
+
+CANONICAL_IDS = CanonicalIds()
+"""The process's table of canonical identifiers (used by :func:`canonical_epc` and the event hash)."""
