@@ -1,4 +1,4 @@
-"""pydantic v2 models mirroring the ``trace_event`` v1 Avro contract, field by field.
+"""pydantic v2 models mirroring the latest ``trace_event`` Avro contract (v2), field by field.
 
 The ``.avsc`` file is the wire contract; these models are its typed twin for
 code that builds or inspects events outside the hot path (connectors mapping
@@ -191,6 +191,56 @@ class TraceExtension(_Model):
     destination_business: BusinessRef | None = None
 
 
+class BusinessInfo(_Model):
+    uscc: str
+    name: str
+    natural_person: bool = False
+    credit_grade: str | None = None
+    region_code: str | None = None
+    licences: list[str] = Field(default_factory=list)
+
+
+class ProductInfo(_Model):
+    code: str
+    name: str
+    category: str | None = None
+    spec: str | None = None
+
+
+class RegionInfo(_Model):
+    code: str
+    province: str | None = None
+    prefecture: str | None = None
+    county: str | None = None
+    snapshot: str | None = None
+
+
+class CatalogueInfo(_Model):
+    category: str
+    name: str
+    traced: bool
+    department: str | None = None
+    since: str | None = None
+
+
+class Enrichment(_Model):
+    business: BusinessInfo | None = None
+    source_business: BusinessInfo | None = None
+    destination_business: BusinessInfo | None = None
+    product: ProductInfo | None = None
+    region: RegionInfo | None = None
+    catalogue: CatalogueInfo | None = None
+
+
+class Provenance(_Model):
+    event_id: str
+    department: str | None = None
+    platform: str | None = None
+    reporter: str
+    capture_id: str
+    received_at_ms: int
+
+
 class TraceEvent(_Model):
     """The record on ``events.canonical`` and every subscription topic."""
 
@@ -203,3 +253,6 @@ class TraceEvent(_Model):
     flags: list[str] = Field(default_factory=list)
     event: EpcisEvent
     trace: TraceExtension | None = None
+    enrichment: Enrichment | None = None
+    observation_id: str | None = None
+    provenance: list[Provenance] = Field(default_factory=list)

@@ -37,7 +37,7 @@ from streams.sinks import RetryPolicy, SinkRunner
 from streams.steps.route import Router
 from streams.subscriptions import Subscription
 
-CANONICAL_SCHEMA = SHIPPED_SCHEMAS / "trace_event" / "v1.avsc"
+CANONICAL_SCHEMA = SHIPPED_SCHEMAS / "trace_event" / "v2.avsc"  # the latest: written, and read into
 RAW_SCHEMA = SHIPPED_SCHEMAS / "raw_submission" / "v1.avsc"
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Bus(Service):
             subscription_topics={s.name: self.subscription_topic(s.name) for s in self.subscriptions},
             router=Router(self.subscriptions),
             producer=producer,
-            deserializer=Deserializer(registry),
+            deserializer=Deserializer(registry, reader_schema=canonical.codec.schema_text),
             dead_letters=dead_letters,
             loop=self.loop,
             beacon=self.beacon,
@@ -129,7 +129,7 @@ class Bus(Service):
                     kafka=self.kafka,
                     group_id=settings.group(f"sink-{subscription.name}"),
                     topic=self.subscription_topic(subscription.name),
-                    deserializer=Deserializer(registry),
+                    deserializer=Deserializer(registry, reader_schema=canonical.codec.schema_text),
                     dead_letters=dead_letters,
                     retry=retry,
                     max_batch=settings.webhook_max_events,

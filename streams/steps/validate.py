@@ -1,4 +1,4 @@
-"""Step ``validate``: one EPCIS event (JSON binding dict) → canonical ``trace_event`` v1 record, or why not.
+"""Step ``validate``: one EPCIS event (JSON binding dict) → canonical ``trace_event`` record, or why not.
 
 Rejects only what is malformed. The same function runs synchronously at
 capture (its failures are reported in the capture job) and, from the
@@ -188,5 +188,8 @@ def validate_event(
             "flags": flags,
             "event": record_event,
             "trace": trace,
+            "enrichment": None,
+            "observation_id": None,
+            "provenance": [],
         }
     )

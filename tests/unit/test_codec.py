@@ -19,7 +19,7 @@ from schemas.registry.embedded import EmbeddedRegistry, MemorySchemaLog
 
 AVRO = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 RAW_V1 = (AVRO / "raw_submission" / "v1.avsc").read_text(encoding="utf-8")
-TRACE_V1 = (AVRO / "trace_event" / "v1.avsc").read_text(encoding="utf-8")
+TRACE_LATEST = (AVRO / "trace_event" / "v2.avsc").read_text(encoding="utf-8")
 
 SMALL = json.dumps(
     {"type": "record", "name": "Small", "fields": [{"name": "a", "type": "long"}, {"name": "s", "type": "string"}]}
@@ -200,7 +200,7 @@ def _trace_event() -> dict[str, Any]:
 
 
 def test_trace_event_round_trip_with_chinese_strings() -> None:
-    codec = AvroCodec(TRACE_V1)
+    codec = AvroCodec(TRACE_LATEST)
     record = _trace_event()
     encoded = codec.encode(record)
     for text in ("浙江省农产品质量安全追溯平台", "萧山区 3 号基地 B 地块", "萧山区动物卫生监督所", "冷冻"):
@@ -209,7 +209,7 @@ def test_trace_event_round_trip_with_chinese_strings() -> None:
 
 
 def test_trace_event_round_trip_without_trace_extension_and_optional_parts() -> None:
-    codec = AvroCodec(TRACE_V1)
+    codec = AvroCodec(TRACE_LATEST)
     record = _trace_event()
     record["trace"] = None
     record["flags"] = []
@@ -226,14 +226,14 @@ def test_trace_event_encoding_rejects_an_unknown_event_type() -> None:
     record = _trace_event()
     record["event"]["type"] = "EPCISDocument"
     with pytest.raises(WireFormatError, match="EPCISDocument"):
-        AvroCodec(TRACE_V1).encode(record)
+        AvroCodec(TRACE_LATEST).encode(record)
 
 
 def test_trace_event_encoding_rejects_an_unknown_department() -> None:
     record = _trace_event()
     record["trace"]["reporting_department"] = "商务部"
     with pytest.raises(WireFormatError, match="商务部"):
-        AvroCodec(TRACE_V1).encode(record)
+        AvroCodec(TRACE_LATEST).encode(record)
 
 
 def test_reader_schema_with_added_default_fields_reads_v1_bytes() -> None:
@@ -392,10 +392,23 @@ def test_cavro_and_fastavro_agree_byte_for_byte_on_the_trace_event() -> None:
     from schemas.codec import parse_schema
 
     record = _trace_event()
-    ours = AvroCodec(TRACE_V1).encode(record)
+    ours = AvroCodec(TRACE_LATEST).encode(record)
     reference = io.BytesIO()
-    fastavro.schemaless_writer(reference, parse_schema(TRACE_V1), record)
+    fastavro.schemaless_writer(reference, parse_schema(TRACE_LATEST), record)
     assert ours == reference.getvalue()
-    assert fastavro.schemaless_reader(io.BytesIO(ours), parse_schema(TRACE_V1), None) == AvroCodec(TRACE_V1).decode(
+    assert fastavro.schemaless_reader(io.BytesIO(ours), parse_schema(TRACE_LATEST), None) == AvroCodec(TRACE_LATEST).decode(
         ours
     )
+
+
+async def test_a_v1_record_reads_as_the_latest_contract_with_defaults() -> None:
+    v1_text = (AVRO / "trace_event" / "v1.avsc").read_text(encoding="utf-8")
+    registry = EmbeddedRegistry(MemorySchemaLog())
+    await registry.start()
+    writer = TopicSerializer(registry, "old.producer", v1_text)
+    await writer.bind()
+    record = _trace_event()
+    v1_record = {k: v for k, v in record.items() if k not in {"enrichment", "observation_id", "provenance"}}
+    reader = Deserializer(registry, reader_schema=TRACE_LATEST)
+    decoded = await reader.decode_any(writer.serialize(v1_record))
+    assert decoded == {**v1_record, "enrichment": None, "observation_id": None, "provenance": []}

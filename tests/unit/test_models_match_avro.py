@@ -1,4 +1,4 @@
-"""The pydantic models and the trace_event v1 Avro contract agree field by field."""
+"""The pydantic models and the latest trace_event Avro contract agree field by field."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pydantic_core import PydanticUndefined
 
 from schemas import models
 
-CONTRACT = Path(models.__file__).parent / "avro" / "trace_event" / "v1.avsc"
+CONTRACT = Path(models.__file__).parent / "avro" / "trace_event" / "v2.avsc"  # the latest version
 _PRIMITIVES: dict[str, type] = {
     "string": str,
     "long": int,

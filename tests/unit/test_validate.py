@@ -416,7 +416,7 @@ def test_record_carries_places_parties_and_capture_context() -> None:
     assert from_record_event(what, record["trace"]) == submitted
 
 
-def test_record_has_exactly_the_v1_fields() -> None:
+def test_record_has_exactly_the_contract_fields() -> None:
     record = valid(event())
     assert list(record) == [
         "event_id",
@@ -428,6 +428,9 @@ def test_record_has_exactly_the_v1_fields() -> None:
         "flags",
         "event",
         "trace",
+        "enrichment",
+        "observation_id",
+        "provenance",
     ]
 
 
