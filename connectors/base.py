@@ -30,6 +30,11 @@ class SinkRecord:
     def event_id(self) -> str:
         return str(self.record["event_id"])
 
+    @property
+    def delivery_id(self) -> str:
+        """What a subscriber deduplicates on: the observation (all reports of one movement share it)."""
+        return str(self.record.get("observation_id") or self.record["event_id"])
+
 
 class Sink(abc.ABC):
     """Writes records to a subscriber's target.

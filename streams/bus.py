@@ -20,7 +20,7 @@ from mode import Service
 
 from connectors.webhook import WebhookSink
 from schemas.codec import Deserializer, TopicSerializer
-from schemas.registry.base import SchemaRegistry
+from schemas.registry.base import SchemaRegistry, subject_for_topic
 from schemas.registry.embedded import SHIPPED_SCHEMAS, EmbeddedRegistry
 from schemas.registry.http import ConfluentRegistryClient
 from streams.api import ApiServer, CaptureHandlers, build_app
@@ -31,9 +31,14 @@ from streams.kafka.clients import make_producer
 from streams.kafka.schema_log import KafkaSchemaLog
 from streams.kafka.topics import apply_topics, concrete_topics, load_topics
 from streams.metrics import READY
+from streams.pipeline import Pipeline
 from streams.router_service import RouterService
 from streams.settings import KafkaSettings, Settings
 from streams.sinks import RetryPolicy, SinkRunner
+from streams.state.batch import TABLES
+from streams.state.changelog import ChangeloggedState
+from streams.state.store import StateStore
+from streams.steps.dedupe import DedupeSettings, Deduplicator
 from streams.steps.route import Router
 from streams.subscriptions import Subscription
 
@@ -96,19 +101,8 @@ class Bus(Service):
         await canonical.bind()
         await raw.bind()
         dead_letters = DeadLetterPublisher(producer, settings.topic("deadletter"))
-        self.router = RouterService(
-            kafka=self.kafka,
-            group_id=settings.group("router"),
-            input_topic=canonical.topic,
-            changelog_topic=settings.topic("state.router-delivered"),
-            subscription_topics={s.name: self.subscription_topic(s.name) for s in self.subscriptions},
-            router=Router(self.subscriptions),
-            producer=producer,
-            deserializer=Deserializer(registry, reader_schema=canonical.codec.schema_text),
-            dead_letters=dead_letters,
-            loop=self.loop,
-            beacon=self.beacon,
-        )
+        if "router" in settings.roles:
+            self.router = await self._make_router(canonical, registry, producer, dead_letters)
         retry = RetryPolicy(
             max_attempts=settings.webhook_max_attempts,
             initial_s=settings.webhook_backoff_initial_s,
@@ -155,7 +149,7 @@ class Bus(Service):
         )
         roles = settings.roles
         children: list[Service] = []
-        if "router" in roles:
+        if self.router is not None:
             children.append(self.router)
         if "sinks" in roles:
             children.extend(self.sinks)
@@ -175,6 +169,48 @@ class Bus(Service):
                 await self._after_ready(self)
             except Exception:  # a failing hook (e.g. the demo feed) must not take the bus down
                 logger.exception("after-ready hook failed")
+
+    async def _make_router(
+        self,
+        canonical: TopicSerializer,
+        registry: SchemaRegistry,
+        producer: AIOKafkaProducer,
+        dead_letters: DeadLetterPublisher,
+    ) -> RouterService:
+        settings = self.settings
+        routed_topics = {s.name: self.subscription_topic(s.name) for s in self.subscriptions}
+        for topic in routed_topics.values():  # TopicNameStrategy: the routed record's schema under each topic
+            await registry.register(subject_for_topic(topic), canonical.codec.schema_text)
+        deduplicator = Deduplicator(
+            DedupeSettings(
+                window_ms=int(settings.dedupe_window_s * 1000),
+                require_distinct_reporters=settings.dedupe_require_distinct_reporters,
+            ),
+            list(routed_topics),
+        )
+        pipeline = Pipeline(
+            deserializer=Deserializer(registry, reader_schema=canonical.codec.schema_text),
+            serializer=canonical,
+            router=Router(self.subscriptions),
+            deduplicator=deduplicator,
+            subscription_topics=routed_topics,
+            provenance_topic=settings.topic("events.provenance"),
+        )
+        state_path = None if settings.state_dir is None else settings.state_dir / settings.group("router")
+        tables = ChangeloggedState(
+            StateStore(state_path, TABLES), kafka=self.kafka, topic=settings.topic("state.router"), producer=producer
+        )
+        return RouterService(
+            kafka=self.kafka,
+            group_id=settings.group("router"),
+            input_topic=canonical.topic,
+            pipeline=pipeline,
+            tables=tables,
+            producer=producer,
+            dead_letters=dead_letters,
+            loop=self.loop,
+            beacon=self.beacon,
+        )
 
     def _make_registry(self, producer: AIOKafkaProducer) -> SchemaRegistry:
         if self.settings.schema_registry_url:

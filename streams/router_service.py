@@ -2,28 +2,28 @@
 
 Runs as a mode service inside the faust worker (see :mod:`streams.app`), with
 its own aiokafka consumer: faust's per-event stream path costs several times
-the work itself (``../shared/reference/performance.md``), so this path works in
-batches — decode, state, sends, commits.
+the work itself (``../shared/reference/performance.md``), so this path works
+in batches — decode, state, sends, commits. ``bench/pipeline.py`` measures it
+against a plain aiokafka loop doing the same work.
 
 Per consumed batch, in this order:
 
-1. decode each record (failure → dead letter, stage ``decode``);
-2. ``dedupe``: an identity already routed from this partition, or earlier in
-   the batch, is dropped as a duplicate (counted);
-3. ``route``: send the original bytes to every matching subscription topic
-   (no match → dropped as ``no-subscriber``, counted);
-4. await every send and dead letter (acks=all);
-5. write the new identities to the changelog partition of the input partition
-   and await it — a key is marked seen only after its outputs are acknowledged;
-6. commit the batch's offsets, then update the in-memory state.
+1. :class:`~streams.pipeline.Pipeline` decides every record (decode → dedupe
+   → enrich → route → deliver once → encode); its state writes stay pending;
+2. every output and dead letter is sent and awaited (acks=all);
+3. the pending state goes to the changelog (awaited), then to the local store
+   — a key is marked seen only after its outputs are acknowledged;
+4. the input offsets are committed.
 
-A crash between 4 and 5 re-routes the batch after restart (redelivery, with
-the same identity in the header); between 5 and 6 the changelog already knows
-the identities, so nothing is sent twice. If a send fails, the batch is
-retried from its first offset after a pause; nothing is committed past it.
+A crash before 3 re-processes the batch after restart (redelivery with the
+same identities, which receivers drop by the idempotency header); a crash
+between 3 and 4 re-reads a batch whose state already says "delivered", so
+nothing is sent twice. If a send fails, nothing is committed: the batch is
+taken again from its first offset after a pause.
 
-State is partition-local (the changelog is co-partitioned with the input) and
-restored from the changelog before a newly assigned partition is processed.
+State is partition-local in an on-disk store (:mod:`streams.state.store`),
+co-partitioned with the input through one changelog topic, and rebuilt from
+that changelog before a newly assigned partition is processed.
 """
 
 from __future__ import annotations
@@ -38,16 +38,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 from mode import Service
 
-from schemas.codec import Deserializer
-from schemas.errors import WireFormatError
-from streams.deadletter import DeadLetter, DeadLetterPublisher
+from streams.deadletter import DeadLetterPublisher
 from streams.kafka.clients import make_consumer
-from streams.metrics import BATCH_SECONDS, DROPPED_EVENTS, ROUTED_EVENTS, STEP_OUTCOMES
+from streams.metrics import BATCH_SECONDS
+from streams.pipeline import EVENT_ID_HEADER, BatchOutcome, Pipeline
 from streams.settings import KafkaSettings
-from streams.steps.route import Router
+from streams.state.changelog import ChangeloggedState
 
+__all__ = ["EVENT_ID_HEADER", "RouterService"]
 logger = logging.getLogger(__name__)
-EVENT_ID_HEADER = "tracebus-event-id"
 
 
 class _RestoreOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -68,11 +67,9 @@ class RouterService(Service):
         kafka: KafkaSettings,
         group_id: str,
         input_topic: str,
-        changelog_topic: str,
-        subscription_topics: Mapping[str, str],
-        router: Router,
+        pipeline: Pipeline,
+        tables: ChangeloggedState,
         producer: AIOKafkaProducer,
-        deserializer: Deserializer,
         dead_letters: DeadLetterPublisher,
         retry_pause_s: float = 1.0,
         **kwargs: Any,
@@ -81,14 +78,12 @@ class RouterService(Service):
         self._kafka = kafka
         self._group_id = group_id
         self._input_topic = input_topic
-        self._changelog_topic = changelog_topic
-        self._subscription_topics = dict(subscription_topics)
-        self._router = router
+        self.pipeline = pipeline
+        self.tables = tables
         self._producer = producer
-        self._deserializer = deserializer
         self._dead_letters = dead_letters
         self._retry_pause_s = retry_pause_s
-        self._seen: dict[int, set[str]] = {}
+        self._owned: set[int] = set()
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self.assigned_once = asyncio.Event()
@@ -107,48 +102,22 @@ class RouterService(Service):
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+        self.tables.store.close()
 
     async def forget_partitions(self, partitions: Sequence[int]) -> None:
         async with self._lock:  # waits for the batch in flight to commit
+            self._owned.difference_update(partitions)
             for partition in partitions:
-                self._seen.pop(partition, None)
+                self.tables.store.drop_partition(partition)
 
     async def restore_partitions(self, partitions: Sequence[int]) -> None:
         async with self._lock:
-            started = time.monotonic()
-            restored = await self._read_changelog(partitions)
-            for partition in partitions:
-                self._seen[partition] = restored.get(partition, set())
+            applied, seconds = await self.tables.restore(partitions)
+            self._owned.update(partitions)
             logger.info(
-                "router restored %d identities for partitions %s in %.2fs",
-                sum(len(s) for s in restored.values()),
-                sorted(partitions),
-                time.monotonic() - started,
+                "router restored %d state entries for partitions %s in %.2fs", applied, sorted(partitions), seconds
             )
         self.assigned_once.set()
-
-    async def _read_changelog(self, partitions: Sequence[int]) -> dict[int, set[str]]:
-        if not partitions:
-            return {}
-        consumer = make_consumer(self._kafka, group_id=None)
-        await consumer.start()
-        try:
-            wanted = [TopicPartition(self._changelog_topic, p) for p in partitions]
-            consumer.assign(wanted)
-            await consumer.seek_to_beginning(*wanted)
-            ends = await consumer.end_offsets(wanted)
-            restored: dict[int, set[str]] = {p: set() for p in partitions}
-            pending = {tp for tp in wanted if ends[tp] > 0}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=500)
-                for tp, messages in batch.items():
-                    restored[tp.partition].update(m.key.decode() for m in messages if m.key is not None)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-            return restored
-        finally:
-            await consumer.stop()
 
     @Service.task
     async def _consume(self) -> None:
@@ -170,88 +139,20 @@ class RouterService(Service):
     async def process(self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         started = time.perf_counter()
         async with self._lock:
-            sends: list[asyncio.Future[Any]] = []
-            letters: list[DeadLetter] = []
-            new_ids: list[tuple[int, str]] = []
-            offsets: dict[TopicPartition, int] = {}
-            for tp, messages in batch.items():
-                if tp.partition not in self._seen:
-                    continue  # revoked while this batch was fetched: another worker owns it now
-                seen = self._seen[tp.partition]
-                in_batch: set[str] = set()
-                for message in messages:
-                    offsets[tp] = message.offset + 1
-                    await self._handle(message, seen, in_batch, sends, letters, new_ids)
-            await asyncio.gather(*sends)
-            await self._dead_letters.publish(letters)
-            stamp = str(int(time.time() * 1000)).encode()
-            changelog = [
-                await self._producer.send(self._changelog_topic, stamp, key=identity.encode(), partition=partition)
-                for partition, identity in new_ids
+            owned = {tp: messages for tp, messages in batch.items() if tp.partition in self._owned}
+            if not owned:
+                return  # revoked while fetched: another worker owns these partitions now
+            messages = [m for ms in owned.values() for m in ms]
+            await self.pipeline.prepare(messages)
+            state = self.tables.batch()
+            outcome = BatchOutcome()
+            self.pipeline.process(messages, state, int(time.time() * 1000), outcome)
+            sends = [
+                await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
+                for o in outcome.outgoing
             ]
-            await asyncio.gather(*changelog)
-            if offsets:
-                await consumer.commit(offsets)
-            for partition, identity in new_ids:
-                self._seen[partition].add(identity)
+            await asyncio.gather(*sends)
+            await self._dead_letters.publish(outcome.dead_letters)
+            await self.tables.commit(state)
+            await consumer.commit({tp: ms[-1].offset + 1 for tp, ms in owned.items()})
         BATCH_SECONDS.labels("router").observe(time.perf_counter() - started)
-
-    async def _handle(
-        self,
-        message: ConsumerRecord,
-        seen: set[str],
-        in_batch: set[str],
-        sends: list[asyncio.Future[Any]],
-        letters: list[DeadLetter],
-        new_ids: list[tuple[int, str]],
-    ) -> None:
-        try:
-            record = await self._deserializer.decode_any(message.value)
-        except WireFormatError as exc:
-            STEP_OUTCOMES.labels("decode", "fail").inc()
-            letters.append(self._letter(message, "decode", "undecodable", exc))
-            return
-        except Exception as exc:  # never lose the event: anything unexpected is dead-lettered
-            STEP_OUTCOMES.labels("decode", "fail").inc()
-            letters.append(self._letter(message, "decode", "unexpected-error", exc))
-            return
-        identity = record["event_id"]
-        if identity in seen or identity in in_batch:
-            STEP_OUTCOMES.labels("dedupe", "drop").inc()
-            DROPPED_EVENTS.labels("dedupe", "duplicate").inc()
-            return
-        in_batch.add(identity)
-        new_ids.append((message.partition, identity))
-        try:
-            targets = self._router.route(record)
-        except Exception as exc:
-            STEP_OUTCOMES.labels("route", "fail").inc()
-            letters.append(self._letter(message, "route", "unexpected-error", exc))
-            return
-        if not targets:
-            STEP_OUTCOMES.labels("route", "drop").inc()
-            DROPPED_EVENTS.labels("route", "no-subscriber").inc()
-            return
-        STEP_OUTCOMES.labels("route", "emit").inc()
-        headers = list(message.headers)
-        for name in targets:
-            sends.append(
-                await self._producer.send(
-                    self._subscription_topics[name], message.value, key=message.key, headers=headers
-                )
-            )
-            ROUTED_EVENTS.labels(name).inc()
-
-    def _letter(self, message: ConsumerRecord, stage: str, reason: str, exc: Exception) -> DeadLetter:
-        return DeadLetter(
-            key=message.key,
-            value=message.value,
-            stage=stage,
-            reason=reason,
-            message=str(exc),
-            error_class=type(exc).__name__,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            original_headers=tuple(message.headers),
-        )

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     roles: frozenset[Literal["api", "router", "sinks"]] = frozenset({"api", "router", "sinks"})
     """What this process runs: the capture API, the router, the sink runners (all three by default).
     Large deployments run capture front ends (``api``) apart from stream workers (``router,sinks``)."""
+    state_dir: Path | None = None
+    """Where the router keeps its local state files (a cache of the changelog); None: a temporary directory."""
+    dedupe_window_s: float = Field(default=24 * 3600, gt=0)
+    """Reports of one observation by several departments may be this far apart in event time."""
+    dedupe_require_distinct_reporters: bool = False
     event_future_skew_s: float = Field(default=300.0, ge=0)
     """Events whose time is further in the future than this are rejected as malformed."""
     webhook_max_events: int = Field(default=50, ge=1, le=500)

@@ -75,7 +75,7 @@ class WebhookSink(Sink):
         if self._session is None:
             raise RuntimeError("WebhookSink.write before start()")
         body = query_document(self.name, records)
-        event_ids = [r.event_id for r in records]
+        event_ids = [r.delivery_id for r in records]
         headers = {
             "Content-Type": "application/ld+json",
             SIGNATURE_HEADER: sign_body(body, self._token),

@@ -396,9 +396,9 @@ def test_cavro_and_fastavro_agree_byte_for_byte_on_the_trace_event() -> None:
     reference = io.BytesIO()
     fastavro.schemaless_writer(reference, parse_schema(TRACE_LATEST), record)
     assert ours == reference.getvalue()
-    assert fastavro.schemaless_reader(io.BytesIO(ours), parse_schema(TRACE_LATEST), None) == AvroCodec(TRACE_LATEST).decode(
-        ours
-    )
+    assert fastavro.schemaless_reader(io.BytesIO(ours), parse_schema(TRACE_LATEST), None) == AvroCodec(
+        TRACE_LATEST
+    ).decode(ours)
 
 
 async def test_a_v1_record_reads_as_the_latest_contract_with_defaults() -> None:

@@ -58,19 +58,14 @@ def load(tmp_path: Path, *topics: dict[str, Any]) -> TopicsFile:
 def test_shipped_topics_file_loads_and_documents_every_topic() -> None:
     topics = load_topics(OPS_DIR / "topics.yaml")
     names = [t.name for t in topics.topics]
-    assert names == [
-        "capture.raw",
-        "events.canonical",
-        "deliver.{subscription}",
-        "deadletter",
-        "state.router-delivered",
-        "schemas",
-    ]
+    core = ["capture.raw", "events.canonical", "deliver.{subscription}", "deadletter", "events.provenance"]
+    assert [n for n in names if n in core] == core  # declared, in this order
+    assert {"state.router", "schemas"} <= set(names)
     for topic in topics.topics:
         assert topic.description.strip(), topic.name
         assert topic.key.strip(), topic.name
         assert topic.value.strip(), topic.name
-    state = topics.spec("state.router-delivered")
+    state = topics.spec("state.router")
     assert state.copartitioned_with == "events.canonical"
     assert state.partitions == topics.spec("events.canonical").partitions
     assert topics.spec("schemas").configs() == {"cleanup.policy": "compact", "retention.ms": "-1"}
@@ -142,13 +137,9 @@ def test_concrete_topics_expand_templates_per_subscription(tmp_path: Path) -> No
 def test_concrete_topics_without_subscriptions_drop_templates() -> None:
     topics = load_topics(OPS_DIR / "topics.yaml")
     names = [t.name for t in concrete_topics(Settings(), topics, [])]
-    assert names == [
-        "tracebus.capture.raw",
-        "tracebus.events.canonical",
-        "tracebus.deadletter",
-        "tracebus.state.router-delivered",
-        "tracebus.schemas",
-    ]
+    assert not any("{subscription}" in n or ".deliver." in n for n in names)
+    assert names[:3] == ["tracebus.capture.raw", "tracebus.events.canonical", "tracebus.deadletter"]
+    assert {"tracebus.state.router", "tracebus.schemas", "tracebus.events.provenance"} <= set(names)
 
 
 def test_shipped_topics_for_shipped_subscription_names() -> None:
@@ -159,4 +150,5 @@ def test_shipped_topics_for_shipped_subscription_names() -> None:
     )
     assert "tb.deliver.nmpa-drugs" in concrete
     assert concrete["tb.capture.raw"].configs == {"cleanup.policy": "delete", "retention.ms": str(400 * 86_400_000)}
-    assert len(concrete) == 7
+    # every declared topic once, the template once per subscription
+    assert len(concrete) == len(topics.topics) - 1 + 2
