@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ops.demo import DemoReceiverService, feed_samples, print_ready
+from ops.demo import DemoReceiverService, feed_samples, load_sample_master_data, print_ready
 from streams.errors import BusError
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.topics import apply_topics, concrete_topics, load_topics, plan_topics
@@ -97,6 +97,8 @@ def up(
 
     async def after_ready(bus: Any) -> None:
         print_ready(bus)
+        if samples:
+            await load_sample_master_data(settings.model_copy(update={"bootstrap_servers": bootstrap}))
         if folder is not None and bus.api is not None and bus.api.url:
             await feed_samples(bus.api.url, folder)
 
@@ -184,8 +186,10 @@ def _register_command_groups() -> None:
     from ops.commands.epcis import epcis
     from ops.commands.epcis_convert import convert
     from ops.commands.identifiers import identifiers
+    from ops.commands.masterdata import masterdata
 
     epcis.add_command(convert)
+    main.add_command(masterdata)
     main.add_command(identifiers)
     main.add_command(epcis)
 

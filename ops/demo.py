@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -10,9 +11,24 @@ import click
 from mode import Service
 
 from connectors.webhook.receiver import ReceivedDelivery, WebhookReceiver
+from streams.settings import Settings
 from streams.subscriptions import Subscription
 
+MASTER_DATA = Path(__file__).resolve().parent / "masterdata"
 SAMPLE_SUFFIXES = {".jsonld": "application/ld+json", ".json": "application/json", ".xml": "application/xml"}
+
+
+async def load_sample_master_data(settings: Settings) -> None:
+    """Publish ``ops/masterdata`` (the sample world's businesses, products, catalogue) to the reference topics."""
+    from ops.commands.masterdata import publish_rows
+    from ops.commands.masterdata_rows import read_files
+
+    files = sorted(MASTER_DATA.glob("*.csv"))
+    parsed = read_files(files, None, on=date.today())
+    for problem in parsed.problems:
+        click.echo(f"master data: {problem}")
+    published = await publish_rows(settings, parsed.rows)
+    click.echo("master data (主数据) loaded: " + ", ".join(f"{n} {kind}" for kind, n in sorted(published.items())))
 
 
 def print_ready(bus: Any) -> None:

@@ -10,8 +10,9 @@ then sinks, then the router; the producer and registry close last.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from mode import Service
 
 from connectors.webhook import WebhookSink
 from schemas.codec import Deserializer, TopicSerializer
+from schemas.identifiers.region import RegionTable
 from schemas.registry.base import SchemaRegistry, subject_for_topic
 from schemas.registry.embedded import SHIPPED_SCHEMAS, EmbeddedRegistry
 from schemas.registry.http import ConfluentRegistryClient
@@ -32,6 +34,7 @@ from streams.kafka.schema_log import KafkaSchemaLog
 from streams.kafka.topics import apply_topics, concrete_topics, load_topics
 from streams.metrics import READY
 from streams.pipeline import Pipeline
+from streams.reference import ReferenceTables
 from streams.router_service import RouterService
 from streams.settings import KafkaSettings, Settings
 from streams.sinks import RetryPolicy, SinkRunner
@@ -39,12 +42,21 @@ from streams.state.batch import TABLES
 from streams.state.changelog import ChangeloggedState
 from streams.state.store import StateStore
 from streams.steps.dedupe import DedupeSettings, Deduplicator
+from streams.steps.enrich import enrich
 from streams.steps.route import Router
+from streams.subscription_store import SubscriptionStore
 from streams.subscriptions import Subscription
 
 CANONICAL_SCHEMA = SHIPPED_SCHEMAS / "trace_event" / "v2.avsc"  # the latest: written, and read into
 RAW_SCHEMA = SHIPPED_SCHEMAS / "raw_submission" / "v1.avsc"
 logger = logging.getLogger(__name__)
+
+
+def make_registry(settings: Settings, kafka: KafkaSettings, producer: AIOKafkaProducer) -> SchemaRegistry:
+    """The registry the settings select: Confluent-compatible over HTTP, else the embedded one on Kafka."""
+    if settings.schema_registry_url:
+        return ConfluentRegistryClient(settings.schema_registry_url)
+    return EmbeddedRegistry(KafkaSchemaLog(kafka, settings.topic("schemas"), producer))
 
 
 class Bus(Service):
@@ -69,13 +81,18 @@ class Bus(Service):
         self.router: RouterService | None = None
         self.sinks: list[SinkRunner] = []
         self.api: ApiServer | None = None
+        self._change_lock = asyncio.Lock()
+        self.store: SubscriptionStore | None = None
+        self.reference: ReferenceTables | None = None
 
     def subscription_topic(self, name: str) -> str:
         return self.settings.topic(f"deliver.{name}")
 
     def readiness(self) -> dict[str, bool]:
         roles = self.settings.roles
-        components: dict[str, bool] = {}
+        components: dict[str, bool] = {"subscriptions": self.store is not None and self.store.ready}
+        if "router" in roles:
+            components["reference-data"] = self.reference is not None and self.reference.ready
         if "router" in roles:
             components["router"] = self.router is not None and self.router.ready
         if "api" in roles:
@@ -90,47 +107,43 @@ class Bus(Service):
 
     async def on_start(self) -> None:
         settings = self.settings
-        topics = load_topics(settings.topics_file)
-        await apply_topics(self.kafka, concrete_topics(settings, topics, [s.name for s in self.subscriptions]))
+        self._topics_spec = load_topics(settings.topics_file)
+        await apply_topics(
+            self.kafka, concrete_topics(settings, self._topics_spec, [s.name for s in self.subscriptions])
+        )
         self.producer = producer = make_producer(self.kafka)
         await producer.start()
-        self.registry = registry = self._make_registry(producer)
+        self.registry = registry = make_registry(settings, self.kafka, producer)
         await registry.start()
-        canonical = TopicSerializer(registry, settings.topic("events.canonical"), CANONICAL_SCHEMA.read_text())
+        self.canonical = canonical = TopicSerializer(
+            registry, settings.topic("events.canonical"), CANONICAL_SCHEMA.read_text()
+        )
         raw = TopicSerializer(registry, settings.topic("capture.raw"), RAW_SCHEMA.read_text())
         await canonical.bind()
         await raw.bind()
-        dead_letters = DeadLetterPublisher(producer, settings.topic("deadletter"))
-        if "router" in settings.roles:
-            self.router = await self._make_router(canonical, registry, producer, dead_letters)
-        retry = RetryPolicy(
-            max_attempts=settings.webhook_max_attempts,
-            initial_s=settings.webhook_backoff_initial_s,
-            max_s=settings.webhook_backoff_max_s,
+        self.dead_letters = DeadLetterPublisher(producer, settings.topic("deadletter"))
+        # the file seeds the subscriptions topic; from here on the topic rules (streams/subscription_store.py)
+        self.store = SubscriptionStore(
+            kafka=self.kafka,
+            topic=settings.topic("subscriptions"),
+            seed=self.subscriptions,
+            producer=producer,
+            loop=self.loop,
+            beacon=self.beacon,
         )
-        for subscription in self.subscriptions:
-            if subscription.webhook is None:
-                continue  # the department consumes its topic directly
-            sink = WebhookSink(
-                subscription.name,
-                str(subscription.webhook.url),
-                subscription.webhook.token(),
-                timeout_s=settings.webhook_timeout_s,
+        await self.add_runtime_dependency(self.store)
+        self.subscriptions = list(self.store.router.subscriptions)  # the topic's, seeded from the file
+        await self._provision(self.subscriptions)
+        if "router" in settings.roles:
+            # workers route only once master data is loaded: enrichment and its flags depend on it
+            self.reference = ReferenceTables.for_settings(
+                settings, registry, kafka=self.kafka, loop=self.loop, beacon=self.beacon
             )
-            self.sinks.append(
-                SinkRunner(
-                    sink=sink,
-                    kafka=self.kafka,
-                    group_id=settings.group(f"sink-{subscription.name}"),
-                    topic=self.subscription_topic(subscription.name),
-                    deserializer=Deserializer(registry, reader_schema=canonical.codec.schema_text),
-                    dead_letters=dead_letters,
-                    retry=retry,
-                    max_batch=settings.webhook_max_events,
-                    loop=self.loop,
-                    beacon=self.beacon,
-                )
-            )
+            await self.add_runtime_dependency(self.reference)
+            await self.reference.wait_ready(settings.reference_load_timeout_s)
+            self.router = await self._make_router(canonical, producer, self.dead_letters)
+        if "sinks" in settings.roles:
+            self.sinks = [self._make_sink(s) for s in self.subscriptions if s.webhook is not None]
         capturer = Capturer(
             producer=producer,
             raw=raw,
@@ -147,18 +160,71 @@ class Bus(Service):
             loop=self.loop,
             beacon=self.beacon,
         )
-        roles = settings.roles
-        children: list[Service] = []
-        if self.router is not None:
-            children.append(self.router)
-        if "sinks" in roles:
-            children.extend(self.sinks)
-        else:
-            self.sinks = []
-        if "api" in roles:
+        children: list[Service] = [*([self.router] if self.router is not None else []), *self.sinks]
+        if "api" in settings.roles:
             children.append(self.api)
         for child in children:
             await self.add_runtime_dependency(child)
+        self.store.on_change(self._subscriptions_changed)
+
+    async def _provision(self, subscriptions: Sequence[Subscription]) -> None:
+        """Topics and schema subjects for the subscriptions' delivery topics (idempotent)."""
+        names = [s.name for s in subscriptions]
+        await apply_topics(self.kafka, concrete_topics(self.settings, self._topics_spec, names))
+        assert self.registry is not None
+        for name in names:  # TopicNameStrategy: the routed record's schema under each topic
+            await self.registry.register(
+                subject_for_topic(self.subscription_topic(name)), self.canonical.codec.schema_text
+            )
+
+    def _make_sink(self, subscription: Subscription) -> SinkRunner:
+        settings = self.settings
+        assert subscription.webhook is not None
+        assert self.registry is not None
+        sink = WebhookSink(
+            subscription.name,
+            str(subscription.webhook.url),
+            subscription.webhook.token(),
+            timeout_s=settings.webhook_timeout_s,
+        )
+        return SinkRunner(
+            sink=sink,
+            kafka=self.kafka,
+            group_id=settings.group(f"sink-{subscription.name}"),
+            topic=self.subscription_topic(subscription.name),
+            deserializer=Deserializer(self.registry, reader_schema=self.canonical.codec.schema_text),
+            dead_letters=self.dead_letters,
+            retry=RetryPolicy(
+                max_attempts=settings.webhook_max_attempts,
+                initial_s=settings.webhook_backoff_initial_s,
+                max_s=settings.webhook_backoff_max_s,
+            ),
+            max_batch=settings.webhook_max_events,
+            loop=self.loop,
+            beacon=self.beacon,
+        )
+
+    async def _subscriptions_changed(self, router: Router) -> None:
+        """A live change: provision new topics, swap the router between batches, start or stop sinks."""
+        async with self._change_lock:
+            old = {s.name: s for s in self.subscriptions}
+            new = {s.name: s for s in router.subscriptions}
+            changed = [s for name, s in new.items() if old.get(name) != s]
+            await self._provision(changed)
+            if self.router is not None:
+                await self.router.swap(router, {name: self.subscription_topic(name) for name in new})
+            if "sinks" in self.settings.roles:
+                stale = {name for name in old if old[name] != new.get(name)}
+                for runner in [r for r in self.sinks if r.sink.name in stale]:
+                    await runner.stop()
+                    self.sinks.remove(runner)
+                for subscription in changed:
+                    if subscription.webhook is not None:
+                        runner = self._make_sink(subscription)
+                        self.sinks.append(runner)
+                        await self.add_runtime_dependency(runner)
+            self.subscriptions = list(new.values())
+            logger.info("subscriptions now: %s", sorted(new))
 
     @Service.task
     async def _announce_ready(self) -> None:
@@ -171,16 +237,13 @@ class Bus(Service):
                 logger.exception("after-ready hook failed")
 
     async def _make_router(
-        self,
-        canonical: TopicSerializer,
-        registry: SchemaRegistry,
-        producer: AIOKafkaProducer,
-        dead_letters: DeadLetterPublisher,
+        self, canonical: TopicSerializer, producer: AIOKafkaProducer, dead_letters: DeadLetterPublisher
     ) -> RouterService:
         settings = self.settings
+        registry = self.registry
+        assert registry is not None
+        assert self.reference is not None
         routed_topics = {s.name: self.subscription_topic(s.name) for s in self.subscriptions}
-        for topic in routed_topics.values():  # TopicNameStrategy: the routed record's schema under each topic
-            await registry.register(subject_for_topic(topic), canonical.codec.schema_text)
         deduplicator = Deduplicator(
             DedupeSettings(
                 window_ms=int(settings.dedupe_window_s * 1000),
@@ -195,6 +258,7 @@ class Bus(Service):
             deduplicator=deduplicator,
             subscription_topics=routed_topics,
             provenance_topic=settings.topic("events.provenance"),
+            enricher=functools.partial(enrich, data=self.reference, regions=RegionTable.load_default()),
         )
         state_path = None if settings.state_dir is None else settings.state_dir / settings.group("router")
         tables = ChangeloggedState(
@@ -211,11 +275,6 @@ class Bus(Service):
             loop=self.loop,
             beacon=self.beacon,
         )
-
-    def _make_registry(self, producer: AIOKafkaProducer) -> SchemaRegistry:
-        if self.settings.schema_registry_url:
-            return ConfluentRegistryClient(self.settings.schema_registry_url)
-        return EmbeddedRegistry(KafkaSchemaLog(self.kafka, self.settings.topic("schemas"), producer))
 
     async def on_shutdown(self) -> None:
         if self.producer is not None:

@@ -44,6 +44,7 @@ from streams.metrics import BATCH_SECONDS
 from streams.pipeline import EVENT_ID_HEADER, BatchOutcome, Pipeline
 from streams.settings import KafkaSettings
 from streams.state.changelog import ChangeloggedState
+from streams.steps.route import Router
 
 __all__ = ["EVENT_ID_HEADER", "RouterService"]
 logger = logging.getLogger(__name__)
@@ -103,6 +104,11 @@ class RouterService(Service):
             await self._consumer.stop()
             self._consumer = None
         self.tables.store.close()
+
+    async def swap(self, router: Router, subscription_topics: Mapping[str, str]) -> None:
+        """Use new subscriptions from the next batch on (the batch in flight finishes with the old ones)."""
+        async with self._lock:
+            self.pipeline.set_router(router, subscription_topics)
 
     async def forget_partitions(self, partitions: Sequence[int]) -> None:
         async with self._lock:  # waits for the batch in flight to commit

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     roles: frozenset[Literal["api", "router", "sinks"]] = frozenset({"api", "router", "sinks"})
     """What this process runs: the capture API, the router, the sink runners (all three by default).
     Large deployments run capture front ends (``api``) apart from stream workers (``router,sinks``)."""
+    reference_load_timeout_s: float = Field(default=120.0, gt=0)
+    """How long a worker waits for the reference topics to load before giving up at start."""
     state_dir: Path | None = None
     """Where the router keeps its local state files (a cache of the changelog); None: a temporary directory."""
     dedupe_window_s: float = Field(default=24 * 3600, gt=0)

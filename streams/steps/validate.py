@@ -9,7 +9,7 @@ Identity: the CBV 2.0 event hash of the event exactly as submitted, before
 anything the bus adds. A submitted ``eventID`` is kept in the event; when it
 is an ``ni:`` hash that differs from the recomputed one (GS1's own examples
 carry stale ones), the event is accepted under the recomputed hash and
-flagged ``stale-event-id``. Trace key (provisional): see ``ops/topics.yaml``.
+flagged ``stale-event-id``. Trace key: :mod:`streams.steps.trace_key`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from schemas.epcis.convert import EventShapeError, prefix_map, to_record_event
 from schemas.epcis.hash import event_hash
 from schemas.epcis.trace_extension import TraceExtensionError
 from streams.steps.base import Emit, Fail, StepResult
+from streams.steps.trace_key import trace_key
 
 STEP = "validate"
 EVENT_TYPES: Final = frozenset(
@@ -176,11 +177,10 @@ def validate_event(
     flags = (
         [STALE_EVENT_ID] if isinstance(declared, str) and declared.startswith("ni:") and declared != identity else []
     )
-    identifiers = what_identifiers(event)
     return Emit(
         {
             "event_id": identity,
-            "trace_key": identifiers[0] if identifiers else identity,
+            "trace_key": trace_key(record_event, trace, identity),
             "reporter": context.reporter,
             "capture_id": context.capture_id,
             "received_at_ms": context.received_at_ms,

@@ -255,5 +255,11 @@ async def test_metrics_and_health(env: Env) -> None:
         body = orjson.loads(await response.read())
         assert response.status == 200
         assert body["ready"] is True
-        assert body["components"] == {"router": True, "api": True, "sink:all": True}
+        assert body["components"] == {
+            "subscriptions": True,
+            "reference-data": True,
+            "router": True,
+            "api": True,
+            "sink:all": True,
+        }
     await asyncio.sleep(0)

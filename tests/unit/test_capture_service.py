@@ -109,7 +109,10 @@ async def test_proceed_publishes_the_valid_events() -> None:
         INVALID_BODY, content_type="application/ld+json", source="samr", behaviour="proceed"
     )
     canonical = bus.producer.on_topic(CANONICAL_TOPIC)
-    assert [r.key for r in canonical] == [b"urn:epc:id:sgtin:6901234.012345.1", b"urn:epc:id:sgtin:6901234.012345.3"]
+    assert [r.key for r in canonical] == [
+        b"item:https://id.gs1.org/01/06901234123456/21/1",
+        b"item:https://id.gs1.org/01/06901234123456/21/3",
+    ]
     assert (job.accepted, job.published, job.success) == (2, 2, False)
     assert [(r.event_index, r.reason) for r in job.rejected] == [(1, "bad-action")]
 
@@ -121,8 +124,10 @@ async def test_all_valid_publishes_raw_then_each_event_keyed_by_trace_key() -> N
     assert [r.topic for r in bus.producer.sent] == [RAW_TOPIC, CANONICAL_TOPIC, CANONICAL_TOPIC]
     assert (job.accepted, job.published, job.success) == (2, 2, True)
     first, second = bus.producer.on_topic(CANONICAL_TOPIC)
-    assert first.key == b"urn:epc:id:sgtin:6901234.012345.1"
-    assert second.key == b"urn:epc:id:sscc:6901234.0000000019"
+    # trace keys (streams/steps/trace_key.py): instances in canonical Digital Link form
+    assert first.key == b"item:https://id.gs1.org/01/06901234123456/21/1"
+    assert second.key is not None
+    assert second.key.startswith(b"item:https://id.gs1.org/00/")
     identity = event_hash(events[0], CONTEXT)
     assert identity.startswith("ni:///sha-256;")
     assert first.headers == [
@@ -219,7 +224,7 @@ async def test_xml_body_is_captured() -> None:
     assert (job.accepted, job.published, job.success) == (1, 1, True)
     raw, canonical = bus.producer.sent
     assert (await bus.decode(raw.value))["body"] == XML_BODY
-    assert canonical.key == b"urn:epc:id:sgtin:6905555.000871.77"
+    assert canonical.key == b"item:https://id.gs1.org/01/06905555008713/21/77"
     decoded = await bus.decode(canonical.value)
     assert decoded["event"]["biz_step"] == "urn:epcglobal:cbv:bizstep:commissioning"
     assert RouteView.of(decoded).biz_step == "commissioning"
