@@ -38,12 +38,14 @@ bench: setup
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/event_hash.py
 	$(BIN)/python bench/capture.py
+	$(BIN)/tracebus bench pipeline
 
 # a short run of every benchmark inside `make test`, so the scripts cannot rot
 bench-smoke: setup
 	$(BIN)/python bench/codec.py --seconds 0.2
 	$(BIN)/python bench/event_hash.py --seconds 0.2
 	$(BIN)/python bench/capture.py --documents 10
+	$(BIN)/tracebus bench pipeline --events 3000 --latency-seconds 2 --rss-keys 20000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

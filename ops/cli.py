@@ -183,12 +183,14 @@ def schemas_release() -> None:
 
 
 def _register_command_groups() -> None:
+    from ops.commands.bench import bench
     from ops.commands.epcis import epcis
     from ops.commands.epcis_convert import convert
     from ops.commands.identifiers import identifiers
     from ops.commands.masterdata import masterdata
 
     epcis.add_command(convert)
+    main.add_command(bench)
     main.add_command(masterdata)
     main.add_command(identifiers)
     main.add_command(epcis)

@@ -14,6 +14,7 @@ then commits the input offsets.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -54,6 +55,22 @@ class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     routed: int = 0
     dropped: int = 0
+    # counted per batch and added to the Prometheus counters once: a labelled inc per event costs
+    # more than a pipeline step
+    steps: Counter[tuple[str, str]] = field(default_factory=Counter)
+    drops: Counter[tuple[str, str]] = field(default_factory=Counter)
+    per_subscription: Counter[str] = field(default_factory=Counter)
+
+    def flush_metrics(self) -> None:
+        for (step, outcome), count in self.steps.items():
+            STEP_OUTCOMES.labels(step, outcome).inc(count)
+        for (step, reason), count in self.drops.items():
+            DROPPED_EVENTS.labels(step, reason).inc(count)
+        for name, count in self.per_subscription.items():
+            ROUTED_EVENTS.labels(name).inc(count)
+        self.steps.clear()
+        self.drops.clear()
+        self.per_subscription.clear()
 
 
 def letter(message: ConsumerRecord, stage: str, reason: str, message_text: str, error_class: str) -> DeadLetter:
@@ -113,7 +130,7 @@ class Pipeline:
             try:
                 self._one(message, state, now_ms, outcome)
             except Exception as exc:  # the last net: an unexpected error loses nothing, it is dead-lettered
-                STEP_OUTCOMES.labels("pipeline", "fail").inc()
+                outcome.steps[("pipeline", "fail")] += 1
                 outcome.dead_letters.append(
                     letter(message, "pipeline", "unexpected-error", str(exc), type(exc).__name__)
                 )
@@ -122,37 +139,37 @@ class Pipeline:
         try:
             record = self._deserializer.decode(message.value)
         except WireFormatError as exc:
-            STEP_OUTCOMES.labels(DECODE, "fail").inc()
+            outcome.steps[(DECODE, "fail")] += 1
             outcome.dead_letters.append(letter(message, DECODE, "undecodable", str(exc), type(exc).__name__))
             return
         verdict = self._deduplicator.check(record, message.partition, state, now_ms)
         if verdict.duplicate:
-            STEP_OUTCOMES.labels(DEDUPE, "drop").inc()
-            DROPPED_EVENTS.labels(DEDUPE, "duplicate").inc()
+            outcome.steps[(DEDUPE, "drop")] += 1
+            outcome.drops[(DEDUPE, "duplicate")] += 1
             outcome.dropped += 1
             return
-        STEP_OUTCOMES.labels(DEDUPE, "emit").inc()
+        outcome.steps[(DEDUPE, "emit")] += 1
         if self._enricher is not None:
             result = self._enricher(record)
             if isinstance(result, Fail):
-                STEP_OUTCOMES.labels(ENRICH, "fail").inc()
+                outcome.steps[(ENRICH, "fail")] += 1
                 outcome.dead_letters.append(letter(message, ENRICH, result.reason, result.message, result.error_class))
                 return
             assert isinstance(result, Emit)
             record = result.value
-            STEP_OUTCOMES.labels(ENRICH, "emit").inc()
+            outcome.steps[(ENRICH, "emit")] += 1
         targets = sorted(set(self.router.route(record)) | verdict.correction_targets)
-        fresh = self._deduplicator.deliverable(record, targets, message.partition, state, now_ms)
+        fresh = self._deduplicator.deliverable(record, targets, message.partition, state, verdict)
         if not fresh and not verdict.joined:
-            STEP_OUTCOMES.labels(ROUTE, "drop").inc()
+            outcome.steps[(ROUTE, "drop")] += 1
             reason = "no-subscriber" if not targets else "already-delivered"
-            DROPPED_EVENTS.labels(ROUTE, reason).inc()
+            outcome.drops[(ROUTE, reason)] += 1
             outcome.dropped += 1
             return
         try:
             value = self._serializer.serialize(record)
         except WireFormatError as exc:
-            STEP_OUTCOMES.labels(ENCODE, "fail").inc()
+            outcome.steps[(ENCODE, "fail")] += 1
             outcome.dead_letters.append(letter(message, ENCODE, "unencodable", str(exc), type(exc).__name__))
             return
         headers = (
@@ -163,11 +180,11 @@ class Pipeline:
             outcome.outgoing.append(Outgoing(self._provenance_topic, message.key, value, headers))
         for name in fresh:
             outcome.outgoing.append(Outgoing(self._topics[name], message.key, value, headers))
-            ROUTED_EVENTS.labels(name).inc()
+            outcome.per_subscription[name] += 1
         if fresh:
-            STEP_OUTCOMES.labels(ROUTE, "emit").inc()
+            outcome.steps[(ROUTE, "emit")] += 1
             outcome.routed += 1
         else:  # a later report that reached no new subscriber: merged into its observation
-            STEP_OUTCOMES.labels(ROUTE, "drop").inc()
-            DROPPED_EVENTS.labels(DEDUPE, "merged").inc()
+            outcome.steps[(ROUTE, "drop")] += 1
+            outcome.drops[(DEDUPE, "merged")] += 1
             outcome.dropped += 1

@@ -14,10 +14,9 @@ from streams.state.store import StateStore
 
 SEEN: Final = "seen"
 OBSERVATIONS: Final = "observations"
-DELIVERED: Final = "delivered"
-TABLES: Final = (SEEN, OBSERVATIONS, DELIVERED)
+TABLES: Final = (SEEN, OBSERVATIONS)
 # one changelog topic for all tables: its key starts with the table's tag
-TAGS: Final = {SEEN: b"s", OBSERVATIONS: b"o", DELIVERED: b"d"}
+TAGS: Final = {SEEN: b"s", OBSERVATIONS: b"o"}
 TABLE_OF_TAG: Final = {tag: table for table, tag in TAGS.items()}
 
 

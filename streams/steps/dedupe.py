@@ -28,12 +28,12 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 
-from streams.state.batch import DELIVERED, OBSERVATIONS, SEEN, BatchState
+from streams.state.batch import OBSERVATIONS, SEEN, BatchState
 from streams.steps.vocabulary import bare_cbv
 
 STEP: Final = "dedupe"
@@ -55,11 +55,13 @@ class DedupeSettings:
 
 @dataclass(slots=True)
 class Verdict:
-    """What dedupe decided for one record."""
+    """What dedupe decided for one record, and the observation it belongs to."""
 
     duplicate: bool = False
     joined: bool = False  # a later report of an existing observation
     correction_targets: frozenset[str] = frozenset()
+    observation_key: bytes = b""
+    observation: dict[str, Any] = field(default_factory=dict)
 
 
 def _provenance_of(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,6 +95,16 @@ def movement_key(record: Mapping[str, Any]) -> str | None:
 
 
 class Deduplicator:
+    """Dedupe decisions over two partition-local tables.
+
+    ``seen``: event identity (or identity + declaration time for a correction) →
+    first-seen time and observation id. ``observations``: observation key → JSON
+    ``{id, t, provenance, delivered, corrections}`` where ``delivered`` lists the
+    subscriptions that received the observation. The key is the movement key
+    for movements and the event identity otherwise, so every event costs two
+    state writes at most, however many subscriptions it reaches.
+    """
+
     def __init__(self, settings: DedupeSettings, subscription_names: Sequence[str]) -> None:
         self.settings = settings
         self.subscription_names = list(subscription_names)
@@ -103,36 +115,49 @@ class Deduplicator:
             return _digest(record["event_id"])
         return _digest(record["event_id"], "correction", declaration["declaration_time"])
 
+    @staticmethod
+    def observation_key(record: Mapping[str, Any]) -> bytes:
+        match = movement_key(record)
+        return _digest("movement", match) if match is not None else _digest("event", record["event_id"])
+
     def check(self, record: dict[str, Any], partition: int, state: BatchState, now_ms: int) -> Verdict:
         """Decide for one record; annotates ``record`` (observation, provenance, flags) and stages state."""
         key = self.seen_key(record)
         if state.get(SEEN, partition, key) is not None:
             return Verdict(duplicate=True)
-        if record["event"]["error_declaration"] is not None:
-            return self._correction(record, partition, state, key, now_ms)
-        verdict = self._merge(record, partition, state)
-        state.put(SEEN, partition, key, _TIME.pack(now_ms) + record["observation_id"].encode())
+        mine = _provenance_of(record)
+        observation_key = self.observation_key(record)
+        raw = state.get(OBSERVATIONS, partition, observation_key)
+        observation: dict[str, Any] | None = orjson.loads(raw) if raw is not None else None
+        correction = record["event"]["error_declaration"] is not None
+        verdict = Verdict(observation_key=observation_key)
+        if correction:
+            if observation is None:
+                record["flags"] = [*record["flags"], CORRECTION_OF_UNKNOWN]
+                observation = self._new(record, mine)
+            else:
+                verdict.correction_targets = frozenset(observation["delivered"])
+        elif observation is not None and self._joins(observation, mine, record["event"]["event_time_ms"]):
+            observation["provenance"].append(mine)
+            verdict.joined = True
+        else:
+            observation = self._new(record, mine)
+        record["observation_id"] = observation["id"]
+        record["provenance"] = [mine] if correction else list(observation["provenance"])
+        verdict.observation = observation
+        state.put(OBSERVATIONS, partition, observation_key, orjson.dumps(observation))
+        state.put(SEEN, partition, key, _TIME.pack(now_ms) + observation["id"].encode())
         return verdict
 
-    def _merge(self, record: dict[str, Any], partition: int, state: BatchState) -> Verdict:
-        mine = _provenance_of(record)
-        match = movement_key(record)
-        if match is None:
-            record["observation_id"], record["provenance"] = record["event_id"], [mine]
-            return Verdict()
-        key = _digest(match)
-        raw = state.get(OBSERVATIONS, partition, key)
-        observation = orjson.loads(raw) if raw is not None else None
-        event_time = record["event"]["event_time_ms"]
-        if observation is not None and self._joins(observation, mine, event_time):
-            observation["provenance"].append(mine)
-            record["observation_id"], record["provenance"] = observation["id"], list(observation["provenance"])
-            state.put(OBSERVATIONS, partition, key, orjson.dumps(observation))
-            return Verdict(joined=True)
-        observation = {"id": record["event_id"], "t": event_time, "provenance": [mine]}
-        state.put(OBSERVATIONS, partition, key, orjson.dumps(observation))
-        record["observation_id"], record["provenance"] = record["event_id"], [mine]
-        return Verdict()
+    @staticmethod
+    def _new(record: Mapping[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": record["event_id"],
+            "t": record["event"]["event_time_ms"],
+            "provenance": [mine],
+            "delivered": [],
+            "corrections": {},
+        }
 
     def _joins(self, observation: Mapping[str, Any], mine: Mapping[str, Any], event_time: int) -> bool:
         if abs(event_time - int(observation["t"])) > self.settings.window_ms:
@@ -142,38 +167,18 @@ class Deduplicator:
             return (mine["department"], mine["platform"]) not in reporters
         return True
 
-    def _correction(
-        self, record: dict[str, Any], partition: int, state: BatchState, key: bytes, now_ms: int
-    ) -> Verdict:
-        original = state.get(SEEN, partition, _digest(record["event_id"]))
-        mine = _provenance_of(record)
-        if original is None:
-            record["flags"] = [*record["flags"], CORRECTION_OF_UNKNOWN]
-            record["observation_id"], record["provenance"] = record["event_id"], [mine]
-            targets: frozenset[str] = frozenset()
-        else:
-            observation_id = original[_TIME.size :].decode()
-            record["observation_id"], record["provenance"] = observation_id, [mine]
-            targets = frozenset(
-                name
-                for name in self.subscription_names
-                if state.get(DELIVERED, partition, _digest(name, observation_id)) is not None
-            )
-        state.put(SEEN, partition, key, _TIME.pack(now_ms) + record["observation_id"].encode())
-        return Verdict(correction_targets=targets)
-
     def deliverable(
-        self, record: Mapping[str, Any], targets: Sequence[str], partition: int, state: BatchState, now_ms: int
+        self, record: Mapping[str, Any], targets: Sequence[str], partition: int, state: BatchState, verdict: Verdict
     ) -> list[str]:
         """The targets that have not received this observation (or this correction) yet; stages them."""
+        observation = verdict.observation
         declaration = record["event"]["error_declaration"]
-        identity = record["observation_id"]
-        if declaration is not None:
-            identity = f"{identity}#correction@{declaration['declaration_time']}"
-        fresh = []
-        for name in targets:
-            key = _digest(name, identity)
-            if state.get(DELIVERED, partition, key) is None:
-                state.put(DELIVERED, partition, key, _TIME.pack(now_ms))
-                fresh.append(name)
+        if declaration is None:
+            received = observation["delivered"]
+        else:
+            received = observation["corrections"].setdefault(declaration["declaration_time"], [])
+        fresh = [name for name in targets if name not in received]
+        if fresh:
+            received.extend(fresh)
+            state.put(OBSERVATIONS, partition, verdict.observation_key, orjson.dumps(observation))
         return fresh
