@@ -18,19 +18,24 @@ and XML alike, so an event hashes the same in both. Reproduces the reference vec
   No JSON-LD processing: the GS1 context is built in as tables.
 
 Malformed values never raise: a time that cannot be parsed, say, is hashed as written.
+Speed: renderers are planned once per event shape (its keys) and per structure shape; identifiers
+go through one bounded table (:data:`schemas.identifiers.epc.CANONICAL_IDS`); scalars are in
+:mod:`schemas.epcis.hash_literals`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
 from schemas.epcis.document import ParsedDocument
+from schemas.epcis.hash_literals import literal_text as _literal
+from schemas.epcis.hash_literals import number_text as _number
+from schemas.epcis.hash_literals import scalar_text as _text
+from schemas.epcis.hash_literals import time_text as _time
 from schemas.identifiers.epc import CANONICAL_IDS
 
 __all__ = ["HASH_PREFIX", "HASH_SUFFIX", "document_hashes", "document_prehashes", "event_hash", "prehash"]
@@ -174,6 +179,9 @@ class _Context:
 
 
 _CONTEXTS: dict[bytes, _Context] = {}
+_last: tuple[list[Any], list[Any], _Context] | None = None
+"""The context list resolved last, a copy of its content, and its resolution: events hashed one by
+one (``event_hash``) pass their document's context list each time, and a comparison is cheaper."""
 
 
 def _context(context: Sequence[Any]) -> _Context:
@@ -181,13 +189,21 @@ def _context(context: Sequence[Any]) -> _Context:
 
     Remote contexts (URLs) are never fetched: the EPCIS one is built in, others are unknown.
     """
+    global _last
+    last = _last
+    if last is not None and last[0] is context and last[1] == context:  # unchanged since
+        return last[2]
     try:
         key = orjson.dumps(list(context), option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        key = repr(context).encode()
-    cached = _CONTEXTS.get(key)
-    if cached is not None:
-        return cached
+        return _CONTEXTS.get(key := repr(context).encode()) or _resolve(context, key)
+    resolved = _CONTEXTS.get(key) or _resolve(context, key)
+    if context.__class__ is list:
+        _last = (context, orjson.loads(key), resolved)
+    return resolved
+
+
+def _resolve(context: Sequence[Any], key: bytes) -> _Context:
     prefixes: dict[str, str] = {}
     vocab: str | None = None
     for entry in context:
@@ -203,124 +219,6 @@ def _context(context: Sequence[Any]) -> _Context:
         _CONTEXTS.clear()
     resolved = _CONTEXTS[key] = _Context(prefixes, vocab)
     return resolved
-
-
-# --- literals ------------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    return value.strip() if value.__class__ is str else _literal(value)
-
-
-def _literal(value: Any) -> str:
-    """A JSON scalar as text: strings stripped, numbers without trailing zeros, booleans lower case."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float(value)
-    return "" if value is None else str(value).strip()
-
-
-def _float(value: float) -> str:
-    text = repr(value)  # the shortest round-trip form: no trailing zeros but in "….0"
-    if "e" in text or "n" in text:  # exponent, inf, nan
-        return _plain(Decimal(text))
-    if text.endswith(".0"):
-        text = text[:-2]
-    return "0" if text == "-0" else text
-
-
-def _plain(number: Decimal) -> str:
-    text = format(number, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _number(value: Any) -> str:
-    """A quantity or sensor value; numeric text is written like a number (``"5.50"`` → ``5.5``)."""
-    if value.__class__ is float:
-        return _float(value)
-    if not isinstance(value, str):
-        return _literal(value)
-    text = value.strip()
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return text
-    return _plain(number) if number.is_finite() else text
-
-
-_UTC = frozenset({"Z", "z", "+00:00", "-00:00", ""})
-_MINUTES: dict[str, str] = {}
-"""``YYYY-MM-DDTHH:MM`` + zone → that minute in UTC (offsets are whole minutes: seconds stay)."""
-
-
-_TIMES: dict[str, str] = {}
-"""Date-times as written → :func:`_time` (events of a document often share theirs)."""
-
-
-def _time(value: Any) -> str:
-    if value.__class__ is str:
-        cached = _TIMES.get(value)
-        if cached is None:
-            if len(_TIMES) >= 4096:
-                _TIMES.clear()
-            cached = _TIMES[value] = _convert_time(value.strip())
-        return cached
-    return _convert_time(_literal(value))
-
-
-def _convert_time(text: str) -> str:
-    """ISO 8601 date-time → UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``, rounded half up to the millisecond."""
-    size = len(text)
-    if size < 19 or text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
-        return text
-    if text[-1] in "Zz":
-        end = size - 1
-    elif size >= 25 and text[-6] in "+-" and text[-3] == ":":
-        end = size - 6
-    else:
-        end = size
-    fraction = text[20:end]
-    if end > 19 and (text[19] not in ".," or not fraction.isdigit()):
-        return text
-    zone = text[end:]
-    millis = fraction[:3].ljust(3, "0")
-    if len(fraction) > 3 and fraction[3] >= "5":
-        return _utc(text, zone, int(millis) + 1) or text
-    if zone in _UTC:
-        return f"{text[:10]}T{text[11:19]}.{millis}Z"
-    key = text[:16] + zone
-    minute = _MINUTES.get(key)
-    if minute is None:
-        full = _utc(text, zone, 0)
-        if not full:
-            return text
-        if len(_MINUTES) >= 4096:
-            _MINUTES.clear()
-        minute = _MINUTES[key] = full[:16]
-    return f"{minute}:{text[17:19]}.{millis}Z"
-
-
-def _utc(text: str, zone: str, millis: int) -> str:
-    """The full conversion of a date-time (checked by :func:`_time`); "" when it is invalid."""
-    try:
-        minutes = 0
-        if zone not in _UTC:
-            if zone[0] not in "+-" or not (zone[1:3] + zone[4:]).isdigit():
-                return ""
-            minutes = (int(zone[1:3]) * 60 + int(zone[4:])) * (-1 if zone[0] == "-" else 1)
-        moment = datetime(
-            int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19])
-        ) + timedelta(milliseconds=millis, minutes=-minutes)
-    except (ValueError, OverflowError):
-        return ""
-    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 # --- extension elements --------------------------------------------------------------------------
@@ -350,9 +248,15 @@ def _element(name: str, value: Any, ctx: _Context, out: list[str]) -> None:
 def _extensions(container: Mapping[str, Any], ctx: _Context, known: Sequence[str] | frozenset[str]) -> str:
     """Sorted extension elements of ``container`` (the keys not in ``known``)."""
     parts: list[str] = []
+    names = ctx.names
     for key, value in container.items():
         if key not in known and key[:1] not in ("@", "#"):
-            _element(ctx.name(key), value, ctx, parts)
+            name = names.get(key) or ctx.name(key)
+            if value.__class__ is str:  # the common case of _element, inline
+                text = value.strip()
+                parts.append(f"{name}={text}" if text else name)
+            else:
+                _element(name, value, ctx, parts)
     parts.sort()
     return "".join(parts)
 
@@ -418,19 +322,25 @@ def _spec(fields: str) -> tuple[tuple[str, _Render], ...]:
 def _group(tag: str, fields: str) -> Callable[[Any, _Context], str]:
     """Renderer of one structure: ``tag``, its ``"name=kind …"`` fields in order, extensions."""
     spec = _spec(fields)
-    known = frozenset(name for name, _ in spec)
+    order = {name: index for index, (name, _) in enumerate(spec)}
+    known = frozenset(order)
+    plans: dict[tuple[Any, ...], tuple[tuple[tuple[str, _Render], ...], bool]] = {}
+
+    def plan(keys: tuple[Any, ...]) -> tuple[tuple[tuple[str, _Render], ...], bool]:
+        """A shape's fields in canonical order, and whether it has other keys (extensions)."""
+        present = sorted((key for key in keys if key in known), key=order.__getitem__)
+        if len(plans) >= 256:
+            plans.clear()
+        entry = plans[keys] = tuple(spec[order[key]] for key in present), len(present) < len(keys)
+        return entry
 
     def render(value: Any, ctx: _Context) -> str:
         if not _is_map(value):
             return ""
-        text = tag
-        found = 0
-        for name, field in spec:
-            item = value.get(name)
-            if item is not None:
-                text += field(name, item, ctx)
-                found += 1
-        return text if found == len(value) else text + _extensions(value, ctx, known)
+        keys = tuple(value)
+        fields, other = plans.get(keys) or plan(keys)
+        text = tag + "".join([field(name, item, ctx) for name, field in fields if (item := value[name]) is not None])
+        return text + _extensions(value, ctx, known) if other else text
 
     return render
 
@@ -448,19 +358,33 @@ def _list_of(render: Callable[[Any, _Context], str]) -> _Render:
     return render_list
 
 
-def _typed(item: str, table: dict[str, str]) -> Callable[[Any, _Context], str]:
+def _typed(item: str, table: dict[str, str]) -> _Render:
+    """A list of ``{"type": <term of table>, item: <identifier>}`` (sources, destinations, transactions)."""
+    heads = {spelling: "type=" + uri for spelling, uri in table.items()}
+    label = item + "="
+
     def render(entry: Any, ctx: _Context) -> str:
         if not _is_map(entry):
             return ""
         kind = entry.get("type")
         if kind is None:
-            head = ""
-        else:
-            uri = table.get(kind) if kind.__class__ is str else None
-            head = "type=" + (ctx.vocabulary(kind, table) if uri is None else uri)
-        return f"{head}{item}={ctx.identifier(entry.get(item))}"
+            return label + ctx.identifier(entry.get(item))
+        head = heads.get(kind) if kind.__class__ is str else None  # a known spelling, as written
+        if head is None:
+            head = "type=" + ctx.vocabulary(kind, table)
+        return head + label + ctx.identifier(entry.get(item))
 
-    return render
+    return _list_of(render)
+
+
+def _epcs(key: str, value: Any, ctx: _Context) -> str:
+    """An EPC list: ``key`` and the sorted ``epc=…`` (as :func:`_list_of` would, one call less per EPC)."""
+    if not value or not isinstance(value, list):
+        return ""
+    identifier = ctx.identifier
+    if len(value) == 1:
+        return key + "epc=" + identifier(value[0])
+    return key + "".join(sorted(["epc=" + identifier(item) for item in value]))
 
 
 _persistent, _location_id = _group("", "set=disposition unset=disposition"), _group("", "id=id")
@@ -489,14 +413,14 @@ _KINDS.update(
     metadata=lambda key, value, ctx: _metadata(value, ctx),
     reports=lambda key, value, ctx: "".join(sorted([_report(r, ctx) for r in _as_list(value)])),
     eventType=lambda key, value, ctx: f"eventType={_text(value)}",
-    epcs=_list_of(lambda value, ctx: "epc=" + ctx.identifier(value)),
+    epcs=_epcs,
     quantities=_list_of(_group("quantityElement", "epcClass=id quantity=number uom=text")),
     bizStep=_vocab_field(_BIZ_STEP),
     persistent=lambda key, value, ctx: key + _persistent(value, ctx) if _is_map(value) else "",
     location=_location,
-    bizTransactions=_list_of(_typed("bizTransaction", _BTT)),
-    destinations=_list_of(_typed("destination", _SDT)),
-    sources=_list_of(_typed("source", _SDT)),
+    bizTransactions=_typed("bizTransaction", _BTT),
+    destinations=_typed("destination", _SDT),
+    sources=_typed("source", _SDT),
     ilmd=lambda key, value, ctx: key + _extensions(value, ctx, ()) if value and _is_map(value) else "",
 )
 _KINDS["sensorElements"] = _list_of(_group("sensorElement", "sensorMetadata=metadata sensorReport=reports"))
@@ -515,25 +439,37 @@ EXCLUDED_FIELDS = frozenset({"eventID", "recordTime", "errorDeclaration", "id", 
 _KNOWN = frozenset(_SLOTS) | EXCLUDED_FIELDS
 
 
-_EMPTY = [""] * (len(_EVENT_FIELDS) + 1)
+_Plan = tuple[tuple[tuple[str, _Render], ...], tuple[str, ...]]
+_PLANS: dict[tuple[Any, ...], _Plan] = {}
+"""Event shape (its keys, in order) → its standard fields in canonical order, and its extension keys."""
+
+
+def _plan(keys: tuple[Any, ...]) -> _Plan:
+    fields = tuple(sorted(((key, _SLOTS[key]) for key in keys if key in _SLOTS), key=lambda item: item[1][0]))
+    extensions = tuple(key for key in keys if key not in _KNOWN and key[:1] not in ("@", "#"))
+    if len(_PLANS) >= 1024:
+        _PLANS.clear()
+    plan = _PLANS[keys] = tuple((key, render) for key, (_, render) in fields), extensions
+    return plan
 
 
 def _prehash(event: Mapping[str, Any], ctx: _Context) -> str:
-    parts = _EMPTY.copy()
-    elements: list[str] | None = None
-    slots = _SLOTS
-    for key, value in event.items():
-        slot = slots.get(key)
-        if slot is not None:
-            if value is not None:
-                parts[slot[0]] = slot[1](key, value, ctx)
-        elif key not in EXCLUDED_FIELDS and key[:1] not in ("@", "#"):
-            if elements is None:
-                elements = []
-            _element(ctx.name(key), value, ctx, elements)
-    if elements:
+    keys = tuple(event)
+    fields, extensions = _PLANS.get(keys) or _plan(keys)
+    parts = [render(key, value, ctx) for key, render in fields if (value := event[key]) is not None]
+    if extensions:
+        elements: list[str] = []
+        names = ctx.names
+        for key in extensions:
+            name = names.get(key) or ctx.name(key)
+            value = event[key]
+            if value.__class__ is str:  # the common case of _element, inline
+                text = value.strip()
+                elements.append(f"{name}={text}" if text else name)
+            else:
+                _element(name, value, ctx, elements)
         elements.sort()
-        parts[-1] = "".join(elements)
+        parts.append("".join(elements))
     return "".join(parts)
 
 

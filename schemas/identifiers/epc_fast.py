@@ -16,9 +16,10 @@ gives None, and the general path decides; so does every value whose validity is 
 doubt. For what it does handle, the answer is the string the general path builds.
 
 Company prefix and reference repeat across events (the same product, asset type, location)
-while serials rarely do, so the Digital Link head of each ``<scheme>:<company prefix>.<reference>.``
-(check digit included) is kept in a bounded table: an unseen serial of a known product costs a
-couple of ``find``\\s, a dict lookup, a character check and a concatenation.
+while serials rarely do, so the Digital Link head of each ``…:<scheme>:<company prefix>.<reference>``
+(check digit included) is kept in a bounded table: an unseen serial of a known product costs an
+``rpartition``, a dict lookup, a character check and a concatenation. Check digits are computed
+from the digits' ASCII codes (two sums over the bytes, minus a precomputed bias per length).
 """
 
 from __future__ import annotations
@@ -36,37 +37,43 @@ _HOST = re.compile(r"[^/?#\s]+")
 _NO_SPACE = re.compile(r"\S*")
 _TABLE_SIZE = 1 << 14
 
-# scheme → (digits of company prefix + reference, Digital Link head before the key, longest serial)
-# Serial schemes: "<company prefix>.<reference>.<serial>".
-_SERIAL_SCHEMES: dict[str, tuple[int, str, int]] = {
-    "sgtin": (13, "01/", 20),  # GTIN, then /21/<serial>
-    "upui": (13, "01/", 28),  # GTIN, then /235/<serial>
-    "lgtin": (13, "01/", 20),  # (urn:epc:class:) GTIN, then /10/<lot>
-    "grai": (12, "8003/0", 16),  # key, serial appended
-    "gdti": (12, "253/", 17),
-    "sgcn": (12, "255/", 12),  # serial: digits
-    "sgln": (12, "414/", 20),  # GLN, then /254/<extension> unless the extension is 0
-}
-_SERIAL_TAILS = {"sgtin": "/21/", "upui": "/235/"}
-# Keys without a serial: "<company prefix>.<reference>" → AI / digits + check digit.
-_KEY_SCHEMES: dict[str, tuple[int, str]] = {
-    "sscc": (17, "00/"),  # extension digit first
-    "pgln": (12, "417/"),
-    "gsrn": (17, "8018/"),
-    "gsrnp": (17, "8017/"),
-    "gsin": (16, "402/"),
-}
-_ALNUM_SCHEMES = {"giai": "8004/", "ginc": "401/"}  # "<company prefix>.<reference>", 30 characters together
+# form of the URN body after "<scheme>:"
+_SERIAL = 0  # "<company prefix>.<reference>.<serial>": key from the first two, then the serial
+_KEY = 1  # "<company prefix>.<reference>": the key's digits, check digit added
+_ALNUM = 2  # "<company prefix>.<reference>": alphanumeric, 30 characters together
+# what the serial may be
+_ANY = 0  # plain characters
+_EXT = 1  # plain characters; "0" means none (SGLN extension)
+_NUM = 2  # digits (SGCN)
 
-_heads: dict[str, str] = {}
-"""``urn:epc:…:<scheme>:<company prefix>.<reference>.`` → Digital Link head, "" when not plain and valid."""
+_Scheme = tuple[int, int, bool, str, str, int, int]
+"""form, digits of company prefix + reference, whether the reference's first digit leads the key,
+Digital Link path before the key, path between key and serial, longest serial, what the serial may be."""
+_SCHEMES: dict[str, _Scheme] = {
+    "sgtin": (_SERIAL, 13, True, "01/", "/21/", 20, _ANY),
+    "upui": (_SERIAL, 13, True, "01/", "/235/", 28, _ANY),
+    "grai": (_SERIAL, 12, False, "8003/0", "", 16, _ANY),
+    "gdti": (_SERIAL, 12, False, "253/", "", 17, _ANY),
+    "sgcn": (_SERIAL, 12, False, "255/", "", 12, _NUM),
+    "sgln": (_SERIAL, 12, False, "414/", "/254/", 20, _EXT),
+    "sscc": (_KEY, 17, True, "00/", "", 0, _ANY),
+    "pgln": (_KEY, 12, False, "417/", "", 0, _ANY),
+    "gsrn": (_KEY, 17, False, "8018/", "", 0, _ANY),
+    "gsrnp": (_KEY, 17, False, "8017/", "", 0, _ANY),
+    "gsin": (_KEY, 16, False, "402/", "", 0, _ANY),
+    "giai": (_ALNUM, 0, False, "8004/", "", 0, _ANY),
+    "ginc": (_ALNUM, 0, False, "401/", "", 0, _ANY),
+}
+"""``urn:epc:id:`` schemes."""
+_LGTIN: _Scheme = (_SERIAL, 13, True, "01/", "/10/", 20, _ANY)
+"""``urn:epc:class:lgtin``."""
+
+_heads: dict[str, tuple[str, int, int]] = {}
+"""``urn:epc:…:<scheme>:<company prefix>.<reference>`` of a serial scheme → (Digital Link up to the serial,
+longest serial, what the serial may be); ``("", 0, 0)`` when company prefix or reference is not valid."""
 _gtins: dict[str, str] = {}
 """Digital Link GTIN segment → ``https://id.gs1.org/01/<GTIN>``, "" when it is not 14 digits with their check digit."""
 _hosts: dict[str, bool] = {}
-
-
-def _digits(text: str) -> bool:
-    return text.isdigit() and text.isascii()
 
 
 def _plain(text: str, longest: int) -> bool:
@@ -76,9 +83,20 @@ def _plain(text: str, longest: int) -> bool:
     )
 
 
-def _split(gcp: str, ref: str, total: int) -> bool:
-    """A company prefix of 6 to 12 digits and a reference of digits, ``total`` digits together."""
-    return 6 <= len(gcp) <= 12 and len(gcp) + len(ref) == total and _digits(gcp) and (not ref or _digits(ref))
+_BIAS = [3 * 48 * ((size + 1) // 2) + 48 * (size // 2) for size in range(32)]
+"""What the ASCII codes (48 + digit) of ``size`` digits add to their weighted sum (weights 3, 1, 3, …)."""
+
+
+def _key(gcp: str, ref: str, total: int, lead: bool) -> str:
+    """The key's digits with their GS1 mod-10 check digit; "" unless the company prefix has 6 to 12
+    digits and the reference digits only, ``total`` digits together."""
+    if not 6 <= len(gcp) <= 12 or len(gcp) + len(ref) != total:
+        return ""
+    data = ref[0] + gcp + ref[1:] if lead else gcp + ref
+    if not (data.isdigit() and data.isascii()):
+        return ""
+    codes = data.encode()  # weights 3, 1, 3, … from the rightmost digit; check digit = -sum mod 10
+    return data + "0987654321"[(3 * sum(codes[-1::-2]) + sum(codes[-2::-2]) - _BIAS[total]) % 10]
 
 
 def _remember(table: dict[str, str], key: str, value: str) -> str:
@@ -86,6 +104,17 @@ def _remember(table: dict[str, str], key: str, value: str) -> str:
         table.clear()
     table[key] = value
     return value
+
+
+def _head(key: str, start: int, first: int, spec: _Scheme) -> tuple[str, int, int]:
+    """The :data:`_heads` entry of ``key`` (``…:<company prefix>.<reference>``, the prefix from ``start``)."""
+    _, total, lead, ai, tail, longest, rule = spec
+    digits = _key(key[start:first], key[first + 1 :], total, lead)
+    entry = (_RESOLVER + ai + digits + tail, longest, rule) if digits else ("", 0, 0)
+    if len(_heads) >= _TABLE_SIZE:
+        _heads.clear()
+    _heads[key] = entry
+    return entry
 
 
 def fast_canonical(value: str) -> str | None:
@@ -100,56 +129,50 @@ def fast_canonical(value: str) -> str | None:
 
 
 def _urn(value: str) -> str | None:
+    prefix, _, serial = value.rpartition(".")
+    known = _heads.get(prefix)  # the usual case: a known product (class, location) and a plain serial
+    if known is not None and known[2] == _ANY and len(serial) <= known[1] and serial.isalnum() and serial.isascii():
+        return known[0] + serial
+    return _parse_urn(value)
+
+
+def _parse_urn(value: str) -> str | None:
     if value.startswith("id:", 8):
-        start = value.find(":", 11) + 1
-        if start <= 0:
+        colon = value.find(":", 11)
+        if colon < 0:
             return None
-        scheme = value[11 : start - 1]
-        if scheme == "lgtin":  # a class, never urn:epc:id:
+        spec = _SCHEMES.get(value[11:colon])
+        if spec is None:
             return None
+        start = colon + 1
     elif value.startswith("class:lgtin:", 8):
-        start, scheme = 20, "lgtin"
+        spec, start = _LGTIN, 20
     else:
         return None
+    form, total, lead, ai, tail, longest, rule = spec
     first = value.find(".", start)
     if first < 0:
         return None
-    key = _KEY_SCHEMES.get(scheme)
-    if key is not None:
-        gcp, ref = value[start:first], value[first + 1 :]
-        if not _split(gcp, ref, key[0]):
+    if form == _SERIAL:
+        second = value.find(".", first + 1) + 1
+        if second <= 0:
             return None
-        data = ref[0] + gcp + ref[1:] if scheme == "sscc" else gcp + ref
-        return _RESOLVER + key[1] + data + _mod10(data)
-    if scheme in _ALNUM_SCHEMES:
-        gcp, ref = value[start:first], value[first + 1 :]
-        if not (6 <= len(gcp) <= 12 and _digits(gcp) and _plain(ref, 30 - len(gcp))):
+        head = _heads.get(value[: second - 1]) or _head(value[: second - 1], start, first, spec)
+        serial = value[second:]
+        if not head[0] or len(serial) > longest:
             return None
-        return _RESOLVER + _ALNUM_SCHEMES[scheme] + gcp + ref
-    spec = _SERIAL_SCHEMES.get(scheme)
-    second = value.find(".", first + 1) + 1
-    if spec is None or second <= 0:
-        return None
-    head = _heads.get(value[:second])
-    if head is None:
-        gcp, ref = value[start:first], value[first + 1 : second - 1]
-        head = ""
-        if _split(gcp, ref, spec[0]):
-            data = ref[0] + gcp + ref[1:] if spec[0] == 13 else gcp + ref
-            head = _RESOLVER + spec[1] + data + _mod10(data)
-        _remember(_heads, value[:second], head)
-    if not head:
-        return None
-    serial = value[second:]
-    if spec[0] == 13:  # GTIN + serial, lot or third-party controlled serial
-        return head + _SERIAL_TAILS.get(scheme, "/10/") + serial if _plain(serial, spec[2]) else None
-    if scheme == "sgln":
-        if serial == "0":
-            return head
-        return head + "/254/" + serial if _plain(serial, 20) else None
-    if scheme == "sgcn":
-        return head + serial if _digits(serial) and len(serial) <= 12 else None
-    return head + serial if _plain(serial, spec[2]) else None
+        if rule == _NUM:
+            return head[0] + serial if serial.isdigit() and serial.isascii() else None
+        if not (serial.isalnum() and serial.isascii()) and _PLAIN.fullmatch(serial) is None:
+            return None
+        return head[0][: -len(tail)] if rule == _EXT and serial == "0" else head[0] + serial
+    gcp, ref = value[start:first], value[first + 1 :]
+    if form == _KEY:
+        key = _key(gcp, ref, total, lead)
+        return _RESOLVER + ai + key if key else None
+    if 6 <= len(gcp) <= 12 and gcp.isdigit() and gcp.isascii() and _plain(ref, 30 - len(gcp)):
+        return _RESOLVER + ai + gcp + ref
+    return None
 
 
 _QUALIFIERS = {"22": 0, "10": 1, "21": 2}  # the order GS1 Digital Link allows after a GTIN
@@ -179,7 +202,7 @@ def _digital_link(value: str, start: int) -> str | None:
     gtin = segments[0]
     link = _gtins.get(gtin)
     if link is None:
-        valid = len(gtin) == 14 and _digits(gtin) and _mod10(gtin[:13]) == gtin[13]
+        valid = len(gtin) == 14 and gtin.isdigit() and gtin.isascii() and _mod10(gtin[:13]) == gtin[13]
         link = _remember(_gtins, gtin, _RESOLVER + "01/" + gtin if valid else "")
     if not link or len(segments) % 2 == 0:
         return None
