@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import os
 import re
@@ -22,7 +21,6 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import orjson
@@ -30,26 +28,7 @@ import orjson
 from schemas.epcis import parse_document
 from streams.kafka.broker import EmbeddedBroker
 from streams.steps.validate import CaptureContext, validate_event
-
-TEMPLATE: dict[str, Any] = {
-    "type": "ObjectEvent",
-    "eventTime": "2026-11-20T06:30:00.000+08:00",
-    "eventTimeZoneOffset": "+08:00",
-    "epcList": [],
-    "quantityList": [{"epcClass": "urn:epc:class:lgtin:6901234.012345.SL20261120A", "quantity": 420.5, "uom": "KGM"}],
-    "action": "OBSERVE",
-    "bizStep": "shipping",
-    "disposition": "in_transit",
-    "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
-    "bizTransactionList": [{"type": "desadv", "bizTransaction": "urn:tracebus:doc:voucher:PF-20261120-000917"}],
-    "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:6901234.00000"}],
-    "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6907777.00000"}],
-    "tb:reportingDepartment": "MOFCOM",
-    "tb:businessUSCC": "91350200776049653A",
-    "tb:regionCode": "330109",
-    "tb:certificates": [{"tb:type": "animal-quarantine", "tb:number": "3301202611200042"}],
-}
-
+from streams.testing import sample_shipment
 
 EMPTY_SUBSCRIPTIONS = Path(tempfile.gettempdir()) / "tracebus-bench-no-subscriptions.yaml"
 EMPTY_SUBSCRIPTIONS.write_text("subscriptions: []\n")
@@ -62,8 +41,7 @@ def documents(count: int, events_per_document: int) -> list[bytes]:
         events = []
         for _ in range(events_per_document):
             serial += 1
-            event = copy.deepcopy(TEMPLATE)
-            event["epcList"] = [f"urn:epc:id:sgtin:6901234.012345.{serial}"]
+            event = sample_shipment(serial)
             events.append(event)
         body = {
             "@context": [

@@ -99,27 +99,9 @@ def trace_event_v1() -> tuple[dict[str, Any], str]:
     from streams.bus import CANONICAL_SCHEMA
     from streams.steps.base import Emit
     from streams.steps.validate import CaptureContext, validate_event
+    from streams.testing import sample_shipment
 
-    event = {
-        "type": "ObjectEvent",
-        "eventTime": "2026-11-20T06:30:00.000+08:00",
-        "eventTimeZoneOffset": "+08:00",
-        "epcList": ["urn:epc:id:sgtin:6901234.012345.1001"],
-        "quantityList": [
-            {"epcClass": "urn:epc:class:lgtin:6901234.012345.SL20261120A", "quantity": 420.5, "uom": "KGM"}
-        ],
-        "action": "OBSERVE",
-        "bizStep": "shipping",
-        "disposition": "in_transit",
-        "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
-        "bizTransactionList": [{"type": "desadv", "bizTransaction": "urn:tracebus:doc:voucher:PF-20261120-000917"}],
-        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:6901234.00000"}],
-        "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6907777.00000"}],
-        "tb:reportingDepartment": "MOFCOM",
-        "tb:businessUSCC": "91350200776049653A",
-        "tb:regionCode": "330109",
-        "tb:certificates": [{"tb:type": "animal-quarantine", "tb:number": "3301202611200042"}],
-    }
+    event = sample_shipment(1001)
     from datetime import UTC, datetime
 
     context = CaptureContext.of(

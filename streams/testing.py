@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["RecordMetadataLike", "RecordingProducer", "SentRecord"]
+__all__ = ["RecordMetadataLike", "RecordingProducer", "SentRecord", "sample_shipment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +130,33 @@ class RecordingProducer:
     ) -> RecordMetadataLike:
         future = await self.send(topic, value, key, partition, timestamp_ms, headers)
         return await future
+
+
+def sample_shipment(serial: int | None = None) -> dict[str, Any]:
+    """A realistic EPCIS shipment (JSON binding) as a slaughterhouse's platform reports it.
+
+    One lot with quantity and unit, a read point, owner parties, a transaction voucher
+    and the traceability extension; ``serial`` adds one SGTIN so events differ. Used by
+    the benchmarks as their representative event.
+    """
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-20T06:30:00.000+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [] if serial is None else [f"urn:epc:id:sgtin:6901234.012345.{serial}"],
+        "quantityList": [
+            {"epcClass": "urn:epc:class:lgtin:6901234.012345.SL20261120A", "quantity": 420.5, "uom": "KGM"}
+        ],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+        "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
+        "bizTransactionList": [{"type": "desadv", "bizTransaction": "urn:tracebus:doc:voucher:PF-20261120-000917"}],
+        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:6901234.00000"}],
+        "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6907777.00000"}],
+        "tb:reportingDepartment": "MOFCOM",
+        "tb:businessUSCC": "91350200776049653A",
+        "tb:regionCode": "330109",
+        "tb:certificates": [{"tb:type": "animal-quarantine", "tb:number": "3301202611200042"}],
+    }
+    return event
