@@ -25,6 +25,11 @@ import orjson
 from schemas.epcis.convert import EventShapeError, prefix_map, to_record_event
 from schemas.epcis.hash import event_hash
 from schemas.epcis.trace_extension import TraceExtensionError
+from schemas.identifiers.epc import canonical_epc, urn_to_digital_link
+from schemas.identifiers.errors import IdentifierError
+from schemas.identifiers.private_uri import PREFIX as PRIVATE_PREFIX
+from schemas.identifiers.private_uri import parse as parse_private_uri
+from schemas.identifiers.uscc import validate_uscc
 from streams.steps.base import Emit, Fail, StepResult
 from streams.steps.trace_key import trace_key
 
@@ -130,6 +135,53 @@ def _party_problem(event: Mapping[str, Any], list_name: str, item_name: str) -> 
 
 
 STALE_EVENT_ID: Final = "stale-event-id"
+_WHAT_LISTS: Final = ("epc_list", "child_epcs", "input_epc_list", "output_epc_list")
+_WHAT_QUANTITIES: Final = ("quantity_list", "child_quantity_list", "input_quantity_list", "output_quantity_list")
+
+
+def _what(event: Mapping[str, Any]) -> list[str]:
+    found = [event["parent_id"]] if event["parent_id"] is not None else []
+    for name in _WHAT_LISTS:
+        found.extend(event[name] or ())
+    for name in _WHAT_QUANTITIES:
+        found.extend(q["epc_class"] for q in event[name] or ())
+    return found
+
+
+def identifier_problem(event: Mapping[str, Any], trace: Mapping[str, Any] | None) -> str | None:
+    """Why an identifier the event names is malformed (None when all pass).
+
+    Checked: EPC URNs of the what dimension (syntax and GS1 check digits where the URN
+    carries them), tracebus private URIs (canonical form), and the traceability
+    extension's USCCs and GB/T 2260 region code format. Whether a region code exists at the
+    event date, or a business is known, is reference data: ``enrich`` flags it, never rejects.
+    """
+    for identifier in _what(event):
+        if identifier.startswith(("urn:epc:id:", "urn:epc:class:")) and canonical_epc(identifier) == identifier:
+            try:
+                urn_to_digital_link(identifier)
+            except IdentifierError as exc:
+                return f"{identifier}: {exc}"
+        elif identifier.startswith(PRIVATE_PREFIX):
+            try:
+                parse_private_uri(identifier)
+            except IdentifierError as exc:
+                return f"{identifier}: {exc}"
+    if trace is None:
+        return None
+    usccs = [("tb:businessUSCC", trace["business_uscc"])] + [
+        (f"tb:{side}Business", (trace[f"{side}_business"] or {}).get("uscc")) for side in ("source", "destination")
+    ]
+    for field_name, uscc in usccs:
+        if uscc is not None:
+            try:
+                validate_uscc(uscc)
+            except IdentifierError as exc:
+                return f"{field_name}: {exc}"
+    region = trace["region_code"]
+    if region is not None and not (len(region) == 6 and region.isascii() and region.isdigit()):
+        return f"tb:regionCode: {region!r} is not a 6-digit GB/T 2260 code"
+    return None
 
 
 def validate_event(
@@ -172,6 +224,9 @@ def validate_event(
         record_event, trace = to_record_event(event, context.prefixes)
     except (EventShapeError, TraceExtensionError) as exc:
         return _fail("bad-shape", str(exc))
+    problem = identifier_problem(record_event, trace)
+    if problem is not None:
+        return _fail("bad-identifier", problem)
     identity = event_hash(event, context.context)
     declared = event.get("eventID")
     flags = (

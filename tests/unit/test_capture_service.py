@@ -244,7 +244,7 @@ async def test_traceability_extension_and_flags_travel_in_the_canonical_record()
             "tb:businessUSCC": "91350200776049653A",
             "tb:traceCode": "33010920261119000187",
             "tb:certificates": [{"tb:type": "meat-quality", "tb:number": "MQ-17", "tb:issuer": "萧山区市场监管局"}],
-            "tb:destinationBusiness": {"tb:uscc": "92330109MA2CFKXY1T", "tb:name": "杭州某农贸市场"},
+            "tb:destinationBusiness": {"tb:uscc": "92330109MA2B00043H", "tb:name": "杭州某农贸市场"},
         },
     )
     job = await bus.capturer.capture(document(traced), content_type=None, source="mofcom", behaviour="rollback")

@@ -181,7 +181,7 @@ def _trace_event() -> dict[str, Any]:
             ),
             models.Certificate(type=models.CertificateType.MEAT_QUALITY, number="MQ-17"),
         ],
-        source_business=models.BusinessRef(uscc="92330109MA2CFKXY1T", name="萧山区某生猪养殖场"),
+        source_business=models.BusinessRef(uscc="92330109MA2B00043H", name="萧山区某生猪养殖场"),
         destination_business=models.BusinessRef(name="杭州某农贸市场"),
     )
     record = models.TraceEvent(

@@ -153,8 +153,8 @@ TRACED_EVENT: dict[str, Any] = {
         {"tb:type": "import-quarantine", "tb:number": "IQ-1"},
         {"tb:type": "other", "tb:number": "X-1"},
     ],
-    "tb:sourceBusiness": {"tb:uscc": "92330109MA2CFKXY1T", "tb:name": "萧山区某生猪养殖场"},
-    "tb:destinationBusiness": {"tb:uscc": "91330100MA27XL0Q2B", "tb:name": "杭州某农贸市场"},
+    "tb:sourceBusiness": {"tb:uscc": "92330109MA2B00043H", "tb:name": "萧山区某生猪养殖场"},
+    "tb:destinationBusiness": {"tb:uscc": "91330206MA2B000781", "tb:name": "杭州某农贸市场"},
 }
 
 
@@ -171,8 +171,8 @@ def test_full_traceability_extension_survives_the_v1_record() -> None:
         "IMPORT_QUARANTINE",
         "OTHER",
     ]
-    assert trace["source_business"] == {"uscc": "92330109MA2CFKXY1T", "name": "萧山区某生猪养殖场"}
-    assert trace["destination_business"] == {"uscc": "91330100MA27XL0Q2B", "name": "杭州某农贸市场"}
+    assert trace["source_business"] == {"uscc": "92330109MA2B00043H", "name": "萧山区某生猪养殖场"}
+    assert trace["destination_business"] == {"uscc": "91330206MA2B000781", "name": "杭州某农贸市场"}
     assert not any(key.startswith("tb:") for key in decoded["event"]["extensions"])
 
 
@@ -250,7 +250,7 @@ XML_DOCUMENT = """<?xml version="1.0" encoding="UTF-8"?>
       <demo:empty/>
       <tb:reportingDepartment>MARA</tb:reportingDepartment>
       <tb:traceCode>33010920261119000187</tb:traceCode>
-      <tb:sourceBusiness><tb:uscc>92330109MA2CFKXY1T</tb:uscc><tb:name>萧山区某生猪养殖场</tb:name></tb:sourceBusiness>
+      <tb:sourceBusiness><tb:uscc>92330109MA2B00043H</tb:uscc><tb:name>萧山区某生猪养殖场</tb:name></tb:sourceBusiness>
       <tb:certificates><tb:type>animal-quarantine</tb:type><tb:number>3301-2026-000187</tb:number></tb:certificates>
       <tb:certificates><tb:type>origin</tb:type><tb:number>OR-1</tb:number></tb:certificates>
     </ObjectEvent>

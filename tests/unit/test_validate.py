@@ -540,7 +540,7 @@ TRACE_FIELDS: dict[str, Any] = {
         {"tb:type": "animal-quarantine", "tb:number": "3301-2026-000187", "tb:issuer": "萧山区动物卫生监督所"},
         {"tb:type": "test-report", "tb:number": "TR-9"},
     ],
-    "tb:sourceBusiness": {"tb:uscc": "92330109MA2CFKXY1T", "tb:name": "萧山区某生猪养殖场"},
+    "tb:sourceBusiness": {"tb:uscc": "92330109MA2B00043H", "tb:name": "萧山区某生猪养殖场"},
     "tb:destinationBusiness": {"tb:name": "杭州某农贸市场"},
 }
 TRACE_RECORD: dict[str, Any] = {
@@ -557,7 +557,7 @@ TRACE_RECORD: dict[str, Any] = {
         {"type": "ANIMAL_QUARANTINE", "number": "3301-2026-000187", "issuer": "萧山区动物卫生监督所"},
         {"type": "TEST_REPORT", "number": "TR-9", "issuer": None},
     ],
-    "source_business": {"uscc": "92330109MA2CFKXY1T", "name": "萧山区某生猪养殖场"},
+    "source_business": {"uscc": "92330109MA2B00043H", "name": "萧山区某生猪养殖场"},
     "destination_business": {"uscc": None, "name": "杭州某农贸市场"},
 }
 

@@ -188,7 +188,7 @@ TRACED = event(
         "tb:certificates": [
             {"tb:type": "animal-quarantine", "tb:number": "3301-2026-000187", "tb:issuer": "萧山区动物卫生监督所"}
         ],
-        "tb:sourceBusiness": {"tb:uscc": "92330109MA2CFKXY1T", "tb:name": "萧山区某生猪养殖场"},
+        "tb:sourceBusiness": {"tb:uscc": "92330109MA2B00043H", "tb:name": "萧山区某生猪养殖场"},
     },
 )
 
