@@ -272,6 +272,8 @@ class Bus(Service):
             tables=tables,
             producer=producer,
             dead_letters=dead_letters,
+            retention_ms=int(settings.dedupe_retention_s * 1000),
+            sweep_interval_s=settings.state_sweep_interval_s,
             loop=self.loop,
             beacon=self.beacon,
         )

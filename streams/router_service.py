@@ -39,11 +39,13 @@ from aiokafka.structs import ConsumerRecord
 from mode import Service
 
 from streams.deadletter import DeadLetterPublisher
+from streams.failpoints import reach
 from streams.kafka.clients import make_consumer
 from streams.metrics import BATCH_SECONDS
 from streams.pipeline import EVENT_ID_HEADER, BatchOutcome, Pipeline
 from streams.settings import KafkaSettings
 from streams.state.changelog import ChangeloggedState
+from streams.state.retention import expired
 from streams.steps.route import Router
 
 __all__ = ["EVENT_ID_HEADER", "RouterService"]
@@ -73,6 +75,8 @@ class RouterService(Service):
         producer: AIOKafkaProducer,
         dead_letters: DeadLetterPublisher,
         retry_pause_s: float = 1.0,
+        retention_ms: int = 30 * 24 * 3600 * 1000,
+        sweep_interval_s: float = 3600.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -84,6 +88,8 @@ class RouterService(Service):
         self._producer = producer
         self._dead_letters = dead_letters
         self._retry_pause_s = retry_pause_s
+        self._retention_ms = retention_ms
+        self._sweep_interval_s = sweep_interval_s
         self._owned: set[int] = set()
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
@@ -125,6 +131,26 @@ class RouterService(Service):
             )
         self.assigned_once.set()
 
+    async def sweep(self, now_ms: int | None = None) -> int:
+        """Forget state older than the retention window on owned partitions; return entries removed."""
+        cutoff = (int(time.time() * 1000) if now_ms is None else now_ms) - self._retention_ms
+        removed = 0
+        async with self._lock:  # between batches: a sweep never sees half a batch
+            for partition in sorted(self._owned):
+                writes = expired(self.tables.store, partition, cutoff)
+                await self.tables.apply(writes)
+                removed += len(writes)
+        if removed:
+            logger.info("router state retention removed %d entries older than %d ms", removed, self._retention_ms)
+        return removed
+
+    @Service.task
+    async def _sweep_periodically(self) -> None:
+        while not self.should_stop:
+            await self.sleep(self._sweep_interval_s)
+            if not self.should_stop:
+                await self.sweep()
+
     @Service.task
     async def _consume(self) -> None:
         consumer = self._consumer
@@ -158,7 +184,9 @@ class RouterService(Service):
                 for o in outcome.outgoing
             ]
             await asyncio.gather(*sends)
+            reach("router.after-send")
             await self._dead_letters.publish(outcome.dead_letters)
             await self.tables.commit(state)
+            reach("router.after-state")
             await consumer.commit({tp: ms[-1].offset + 1 for tp, ms in owned.items()})
         BATCH_SECONDS.labels("router").observe(time.perf_counter() - started)

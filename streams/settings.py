@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     dedupe_window_s: float = Field(default=24 * 3600, gt=0)
     """Reports of one observation by several departments may be this far apart in event time."""
     dedupe_require_distinct_reporters: bool = False
+    dedupe_retention_s: float = Field(default=30 * 24 * 3600, gt=0)
+    """How long identities and observations are remembered (exact dedup, merges, who received what)."""
+    state_sweep_interval_s: float = Field(default=3600.0, gt=0)
     event_future_skew_s: float = Field(default=300.0, ge=0)
     """Events whose time is further in the future than this are rejected as malformed."""
     webhook_max_events: int = Field(default=50, ge=1, le=500)

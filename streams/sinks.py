@@ -22,6 +22,7 @@ from connectors.base import Sink, SinkRecord
 from connectors.errors import SinkRejectedError
 from schemas.codec import Deserializer
 from streams.deadletter import DeadLetter, DeadLetterPublisher
+from streams.failpoints import reach
 from streams.kafka.clients import make_consumer
 from streams.metrics import DELIVERED_EVENTS, DELIVERIES, DELIVERY_SECONDS
 from streams.settings import KafkaSettings
@@ -131,6 +132,7 @@ class SinkRunner(Service):
             started = time.perf_counter()
             try:
                 await self.sink.write(records)
+                reach("sink.during-delivery")
             except SinkRejectedError as exc:
                 DELIVERIES.labels(name, "rejected").inc()
                 logger.warning("sink %s rejected %d records: %s", name, len(records), exc)

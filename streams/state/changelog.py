@@ -49,6 +49,13 @@ class ChangeloggedState:
         await asyncio.gather(*futures)
         self.store.write(writes)
 
+    async def apply(self, writes: list[tuple[str, int, bytes, bytes | None]]) -> None:
+        """Changelog then local store, for writes made outside a batch (e.g. retention deletes)."""
+        batch = BatchState(self.store)
+        for table, partition, key, value in writes:
+            batch.put(table, partition, key, value)
+        await self.commit(batch)
+
     async def restore(self, partitions: Sequence[int]) -> tuple[int, float]:
         """Rebuild ``partitions`` from the changelog; return (entries applied, seconds)."""
         started = time.monotonic()

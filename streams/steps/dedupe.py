@@ -99,7 +99,7 @@ class Deduplicator:
 
     ``seen``: event identity (or identity + declaration time for a correction) →
     first-seen time and observation id. ``observations``: observation key → JSON
-    ``{id, t, provenance, delivered, corrections}`` where ``delivered`` lists the
+    ``{id, t (event time), s (opened at), provenance, delivered, corrections}`` where ``delivered`` lists the
     subscriptions that received the observation. The key is the movement key
     for movements and the event identity otherwise, so every event costs two
     state writes at most, however many subscriptions it reaches.
@@ -134,14 +134,14 @@ class Deduplicator:
         if correction:
             if observation is None:
                 record["flags"] = [*record["flags"], CORRECTION_OF_UNKNOWN]
-                observation = self._new(record, mine)
+                observation = self._new(record, mine, now_ms)
             else:
                 verdict.correction_targets = frozenset(observation["delivered"])
         elif observation is not None and self._joins(observation, mine, record["event"]["event_time_ms"]):
             observation["provenance"].append(mine)
             verdict.joined = True
         else:
-            observation = self._new(record, mine)
+            observation = self._new(record, mine, now_ms)
         record["observation_id"] = observation["id"]
         record["provenance"] = [mine] if correction else list(observation["provenance"])
         verdict.observation = observation
@@ -150,10 +150,11 @@ class Deduplicator:
         return verdict
 
     @staticmethod
-    def _new(record: Mapping[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+    def _new(record: Mapping[str, Any], mine: dict[str, Any], now_ms: int) -> dict[str, Any]:
         return {
             "id": record["event_id"],
             "t": record["event"]["event_time_ms"],
+            "s": now_ms,  # when the bus opened it: retention counts from here
             "provenance": [mine],
             "delivered": [],
             "corrections": {},
