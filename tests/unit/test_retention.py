@@ -44,7 +44,7 @@ async def test_old_entries_are_tombstoned_and_removed_recent_ones_stay() -> None
             store,
             kafka=KafkaSettings(bootstrap_servers="unused:1"),
             topic="t.state",
-            producer=producer,  # type: ignore[arg-type]
+            producer=producer,
         )
         await state.apply(writes)
         tombstones = sorted((r.key, r.partition, r.value) for r in producer.sent)
