@@ -188,9 +188,11 @@ def _register_command_groups() -> None:
     from ops.commands.epcis_convert import convert
     from ops.commands.identifiers import identifiers
     from ops.commands.masterdata import masterdata
+    from ops.commands.replay import replay
 
     epcis.add_command(convert)
     main.add_command(bench)
+    main.add_command(replay)
     main.add_command(masterdata)
     main.add_command(identifiers)
     main.add_command(epcis)

@@ -37,6 +37,8 @@ ENRICH: Final = "enrich"
 ENCODE: Final = "encode"
 EVENT_ID_HEADER: Final = "tracebus-event-id"
 OBSERVATION_HEADER: Final = "tracebus-observation-id"
+REPLAY_HEADER: Final = "tracebus-replay"
+"""Set by ``tracebus replay`` on re-published records: dedupe lets a repeat through to once-per-subscriber routing."""
 
 Enricher = Callable[[dict[str, Any]], StepResult[dict[str, Any]]]
 
@@ -142,7 +144,8 @@ class Pipeline:
             outcome.steps[(DECODE, "fail")] += 1
             outcome.dead_letters.append(letter(message, DECODE, "undecodable", str(exc), type(exc).__name__))
             return
-        verdict = self._deduplicator.check(record, message.partition, state, now_ms)
+        replay = any(name == REPLAY_HEADER for name, _ in message.headers)
+        verdict = self._deduplicator.check(record, message.partition, state, now_ms, replay=replay)
         if verdict.duplicate:
             outcome.steps[(DEDUPE, "drop")] += 1
             outcome.drops[(DEDUPE, "duplicate")] += 1

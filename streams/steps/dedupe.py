@@ -120,15 +120,27 @@ class Deduplicator:
         match = movement_key(record)
         return _digest("movement", match) if match is not None else _digest("event", record["event_id"])
 
-    def check(self, record: dict[str, Any], partition: int, state: BatchState, now_ms: int) -> Verdict:
-        """Decide for one record; annotates ``record`` (observation, provenance, flags) and stages state."""
+    def check(
+        self, record: dict[str, Any], partition: int, state: BatchState, now_ms: int, *, replay: bool = False
+    ) -> Verdict:
+        """Decide for one record; annotates ``record`` (observation, provenance, flags) and stages state.
+
+        ``replay``: the record was re-published on purpose (``tracebus replay``). A repeat is then
+        not dropped; it goes on to routing against the observation's recipients, so subscribers
+        that should have it and do not get it, and nobody gets it twice.
+        """
         key = self.seen_key(record)
-        if state.get(SEEN, partition, key) is not None:
+        already_seen = state.get(SEEN, partition, key) is not None
+        if already_seen and not replay:
             return Verdict(duplicate=True)
         mine = _provenance_of(record)
         observation_key = self.observation_key(record)
         raw = state.get(OBSERVATIONS, partition, observation_key)
         observation: dict[str, Any] | None = orjson.loads(raw) if raw is not None else None
+        if already_seen and observation is not None:
+            record["observation_id"] = observation["id"]
+            record["provenance"] = list(observation["provenance"])
+            return Verdict(observation_key=observation_key, observation=observation)
         correction = record["event"]["error_declaration"] is not None
         verdict = Verdict(observation_key=observation_key)
         if correction:

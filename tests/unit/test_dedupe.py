@@ -170,3 +170,19 @@ def test_a_correction_of_an_unknown_event_is_routed_and_flagged(store: StateStor
     verdict = Deduplicator(DedupeSettings(), ["a"]).check(correction, 0, BatchState(store), 10)
     assert verdict.correction_targets == frozenset()
     assert CORRECTION_OF_UNKNOWN in correction["flags"]
+
+
+def test_a_replayed_repeat_reaches_only_subscriptions_that_lack_it(store: StateStore) -> None:
+    dedupe = Deduplicator(DedupeSettings(), ["a", "b"])
+    batch = BatchState(store)
+    original = record(shipment("MOFCOM"))
+    dedupe.deliverable(original, ["a"], 0, batch, dedupe.check(original, 0, batch, 10))
+    commit(store, batch)
+    batch = BatchState(store)
+    assert dedupe.check(record(shipment("MOFCOM")), 0, batch, 11).duplicate  # an ordinary repeat
+    replayed = record(shipment("MOFCOM"))
+    verdict = dedupe.check(replayed, 0, batch, 12, replay=True)
+    assert not verdict.duplicate
+    assert not verdict.joined
+    assert replayed["observation_id"] == original["event_id"]
+    assert dedupe.deliverable(replayed, ["a", "b"], 0, batch, verdict) == ["b"]  # "b" subscribed later
