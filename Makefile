@@ -45,7 +45,7 @@ bench-smoke: setup
 	$(BIN)/python bench/codec.py --seconds 0.2
 	$(BIN)/python bench/event_hash.py --seconds 0.2
 	$(BIN)/python bench/capture.py --documents 10 --processes 1
-	$(BIN)/tracebus bench pipeline --events 3000 --latency-seconds 2 --rss-keys 20000
+	$(BIN)/tracebus bench pipeline --events 3000 --latency-seconds 2 --rss-keys 20000 --latency-rounds 1
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

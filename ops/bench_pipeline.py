@@ -402,7 +402,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def main_async(events: int, latency_seconds: float, rss_keys: int) -> dict[str, Any]:
+async def main_async(events: int, latency_seconds: float, rss_keys: int, latency_rounds: int = 2) -> dict[str, Any]:
     broker = EmbeddedBroker()
     bootstrap = await broker.start()
     try:
@@ -421,7 +421,13 @@ async def main_async(events: int, latency_seconds: float, rss_keys: int) -> dict
             ("plain", lambda: throughput(kafka, generated, "plain")),
         ]
         rates = {name: await run() for name, run in measures}
-        lat = {which: await latency(kafka, generated, which, 1000, latency_seconds) for which in ("pipeline", "plain")}
+        # interleaved rounds (pipeline, plain, plain, pipeline, …) so that neither side always runs on a
+        # fresher or a more loaded broker; samples of all rounds are pooled
+        lat: dict[str, list[float]] = {"pipeline": [], "plain": []}
+        for round_number in range(latency_rounds):
+            order = ("pipeline", "plain") if round_number % 2 == 0 else ("plain", "pipeline")
+            for which in order:
+                lat[which].extend(await latency(kafka, generated, which, 1000, latency_seconds))
     finally:
         broker.stop()
     rss = rss_of_dedup_state(rss_keys)
@@ -454,8 +460,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--rss-keys", type=int, default=1_000_000)
+    parser.add_argument("--latency-rounds", type=int, default=2, help="interleaved latency runs per side")
     args = parser.parse_args(argv)
-    result = asyncio.run(main_async(args.events, args.latency_seconds, args.rss_keys))
+    result = asyncio.run(main_async(args.events, args.latency_seconds, args.rss_keys, args.latency_rounds))
     print(json.dumps(result))
 
 

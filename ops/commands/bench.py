@@ -14,8 +14,16 @@ def bench() -> None:
 @click.option("--events", type=int, default=100_000, show_default=True, help="Generated events for throughput.")
 @click.option("--latency-seconds", type=float, default=10.0, show_default=True, help="Length of each latency run.")
 @click.option("--rss-keys", type=int, default=1_000_000, show_default=True, help="Keys for the state RSS figure.")
-def pipeline(events: int, latency_seconds: float, rss_keys: int) -> None:
+@click.option("--latency-rounds", type=int, default=2, show_default=True, help="Interleaved latency runs per side.")
+def pipeline(events: int, latency_seconds: float, rss_keys: int, latency_rounds: int) -> None:
     """The router's pipeline against a plain aiokafka loop: events/s, latency, state RSS (last line: JSON)."""
     from ops.bench_pipeline import main
 
-    main(["--events", str(events), "--latency-seconds", str(latency_seconds), "--rss-keys", str(rss_keys)])
+    main(
+        [
+            "--events", str(events),
+            "--latency-seconds", str(latency_seconds),
+            "--rss-keys", str(rss_keys),
+            "--latency-rounds", str(latency_rounds),
+        ]
+    )  # fmt: skip
