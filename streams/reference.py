@@ -37,6 +37,7 @@ from schemas.registry.base import SchemaRegistry
 from schemas.registry.embedded import SHIPPED_SCHEMAS
 from streams.errors import TopicProvisioningError
 from streams.kafka.clients import make_consumer
+from streams.kafka.offsets import caught_up
 from streams.settings import KafkaSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ class _TopicReader:
     async def check_caught_up(self) -> bool:
         if not self.caught_up:
             for tp, end in self.targets.items():
-                if await self.consumer.position(tp) < end:
+                if not await caught_up(self.consumer, tp, end):
                     return False
             self.caught_up = True
         return True

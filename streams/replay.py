@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.deadletter import HEADER_PREFIX, read_context
 from streams.kafka.clients import make_consumer, make_producer
+from streams.kafka.offsets import caught_up
 from streams.pipeline import REPLAY_HEADER
 from streams.settings import KafkaSettings
 
@@ -44,14 +45,14 @@ async def _read_all(
     else:
         await start(partitions)
     ends = await consumer.end_offsets(partitions)
-    pending = {tp for tp in partitions if ends[tp] > await consumer.position(tp)}
+    pending = {tp for tp in partitions if not await caught_up(consumer, tp, ends[tp])}
     messages: list[Any] = []
     while pending:
         batch = await consumer.getmany(*pending, timeout_ms=500)
-        for tp, records in batch.items():
-            messages.extend(r for r in records if r.offset < ends[tp])
+        for records in batch.values():
+            messages.extend(records)
         for tp in list(pending):
-            if await consumer.position(tp) >= ends[tp]:
+            if await caught_up(consumer, tp, ends[tp]):
                 pending.discard(tp)
     return messages
 

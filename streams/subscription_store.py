@@ -49,6 +49,7 @@ from pydantic import ValidationError
 
 from streams.errors import ConfigurationError, PublishError
 from streams.kafka.clients import make_consumer, make_producer
+from streams.kafka.offsets import caught_up
 from streams.settings import KafkaSettings
 from streams.steps.route import Router
 from streams.subscriptions import NAME_PATTERN, Subscription
@@ -216,12 +217,12 @@ class SubscriptionStore(Service):
     async def _read_to(self, ends: Mapping[TopicPartition, int]) -> None:
         consumer = self._consumer
         assert consumer is not None
-        pending = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
+        pending = {tp for tp, end in ends.items() if not await caught_up(consumer, tp, end)}
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=500)
             self._apply(batch)
             for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
+                if await caught_up(consumer, tp, ends[tp]):
                     pending.discard(tp)
 
     @Service.task

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from schemas.registry.embedded import SchemaLogEntry
 from streams.kafka.clients import make_consumer
+from streams.kafka.offsets import caught_up
 from streams.settings import KafkaSettings
 
 
@@ -29,7 +30,7 @@ class KafkaSchemaLog:
             await consumer.seek_to_beginning(partition)
             end = (await consumer.end_offsets([partition]))[partition]
             entries: list[SchemaLogEntry] = []
-            while end and await consumer.position(partition) < end:
+            while end and not await caught_up(consumer, partition, end):
                 batch = await consumer.getmany(partition, timeout_ms=500)
                 for message in batch.get(partition, []):
                     raw = orjson.loads(message.value)

@@ -22,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from streams.kafka.clients import make_consumer
+from streams.kafka.offsets import caught_up
 from streams.settings import KafkaSettings
 from streams.state.batch import TABLE_OF_TAG, TAGS, BatchState
 from streams.state.store import StateStore
@@ -85,7 +86,7 @@ class ChangeloggedState:
                 self.store.write(writes)
                 applied += len(writes)
                 for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
+                    if await caught_up(consumer, tp, ends[tp]):
                         pending.discard(tp)
         finally:
             await consumer.stop()
