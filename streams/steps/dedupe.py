@@ -98,7 +98,7 @@ class Deduplicator:
     """Dedupe decisions over two partition-local tables.
 
     ``seen``: event identity (or identity + declaration time for a correction) →
-    first-seen time and observation id. ``observations``: observation key → JSON
+    first-seen time (8 bytes). ``observations``: observation key → JSON
     ``{id, t (event time), s (opened at), provenance, delivered, corrections}`` where ``delivered`` lists the
     subscriptions that received the observation. The key is the movement key
     for movements and the event identity otherwise, so every event costs two
@@ -158,7 +158,9 @@ class Deduplicator:
         record["provenance"] = [mine] if correction else list(observation["provenance"])
         verdict.observation = observation
         state.put(OBSERVATIONS, partition, observation_key, orjson.dumps(observation))
-        state.put(SEEN, partition, key, _TIME.pack(now_ms) + observation["id"].encode())
+        # only the time: the observation is found from the record itself (its movement key), and 8 bytes a
+        # key keep a million identities well under the memory budget
+        state.put(SEEN, partition, key, _TIME.pack(now_ms))
         return verdict
 
     @staticmethod
