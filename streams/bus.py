@@ -29,6 +29,7 @@ from streams.api import ApiServer, CaptureHandlers, build_app
 from streams.capture.jobs import CaptureJobs
 from streams.capture.service import Capturer
 from streams.deadletter import DeadLetterPublisher
+from streams.ingest_service import IngestService
 from streams.kafka.clients import make_producer
 from streams.kafka.schema_log import KafkaSchemaLog
 from streams.kafka.topics import apply_topics, concrete_topics, load_topics
@@ -84,6 +85,7 @@ class Bus(Service):
         self._change_lock = asyncio.Lock()
         self.store: SubscriptionStore | None = None
         self.reference: ReferenceTables | None = None
+        self.ingest: IngestService | None = None
 
     def subscription_topic(self, name: str) -> str:
         return self.settings.topic(f"deliver.{name}")
@@ -142,6 +144,18 @@ class Bus(Service):
             await self.add_runtime_dependency(self.reference)
             await self.reference.wait_ready(settings.reference_load_timeout_s)
             self.router = await self._make_router(canonical, producer, self.dead_letters)
+            self.ingest = IngestService(
+                kafka=self.kafka,
+                group_id=settings.group("ingest"),
+                input_topic=settings.topic("events.incoming"),
+                canonical=canonical,
+                deserializer=Deserializer(registry),
+                producer=producer,
+                dead_letters=self.dead_letters,
+                future_skew=timedelta(seconds=settings.event_future_skew_s),
+                loop=self.loop,
+                beacon=self.beacon,
+            )
         if "sinks" in settings.roles:
             self.sinks = [self._make_sink(s) for s in self.subscriptions if s.webhook is not None]
         capturer = Capturer(
@@ -160,7 +174,10 @@ class Bus(Service):
             loop=self.loop,
             beacon=self.beacon,
         )
-        children: list[Service] = [*([self.router] if self.router is not None else []), *self.sinks]
+        children: list[Service] = [
+            *(service for service in (self.router, self.ingest) if service is not None),
+            *self.sinks,
+        ]
         if "api" in settings.roles:
             children.append(self.api)
         for child in children:
