@@ -22,13 +22,11 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
-from mode import Service
 
 from schemas.codec import Deserializer, TopicSerializer
 from schemas.errors import WireFormatError
+from streams.batch_loop import Batch, BatchLoopService
 from streams.deadletter import DeadLetterPublisher
-from streams.kafka.clients import make_consumer
 from streams.metrics import BATCH_SECONDS, STEP_OUTCOMES
 from streams.pipeline import EVENT_ID_HEADER, letter
 from streams.settings import KafkaSettings
@@ -61,7 +59,9 @@ def incoming_record(
     }
 
 
-class IngestService(Service):
+class IngestService(BatchLoopService):
+    name_for_logs = "ingest"
+
     def __init__(
         self,
         *,
@@ -76,46 +76,14 @@ class IngestService(Service):
         retry_pause_s: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self._kafka = kafka
-        self._group_id = group_id
-        self._input_topic = input_topic
+        super().__init__(kafka=kafka, group_id=group_id, topics=[input_topic], retry_pause_s=retry_pause_s, **kwargs)
         self._canonical = canonical
         self._deserializer = deserializer
         self._producer = producer
         self._dead_letters = dead_letters
         self._future_skew = future_skew
-        self._retry_pause_s = retry_pause_s
-        self._consumer: AIOKafkaConsumer | None = None
 
-    async def on_start(self) -> None:
-        self._consumer = make_consumer(self._kafka, group_id=self._group_id)
-        self._consumer.subscribe([self._input_topic])
-        await self._consumer.start()
-
-    async def on_shutdown(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-
-    @Service.task
-    async def _consume(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        while not self.should_stop:
-            batch = await consumer.getmany(timeout_ms=200)
-            if not batch:
-                continue
-            try:
-                await self.process(batch)
-                await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
-            except Exception:
-                logger.exception("ingest batch failed; retrying from its first offset")
-                for tp, messages in batch.items():
-                    consumer.seek(tp, messages[0].offset)
-                await asyncio.sleep(self._retry_pause_s)
-
-    async def process(self, batch: dict[Any, list[ConsumerRecord]]) -> None:
+    async def process(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
         started = time.perf_counter()
         now = datetime.now(UTC)
         sends = []
@@ -154,4 +122,5 @@ class IngestService(Service):
                 )
         await asyncio.gather(*sends)
         await self._dead_letters.publish(letters)
+        await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
         BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,35 +57,30 @@ async def _read_all(
     return messages
 
 
-async def replay_dead_letters(
-    kafka: KafkaSettings,
-    deadletter_topic: str,
-    *,
-    stage: str | None = None,
-    reason: str | None = None,
-    dry_run: bool = False,
+# a record to re-publish: (target topic, headers) — or None to skip it
+Selection = Callable[[Any], tuple[str, list[tuple[str, bytes]]] | None]
+Seek = Callable[[AIOKafkaConsumer, list[TopicPartition]], Awaitable[None]]
+
+
+async def _republish(
+    kafka: KafkaSettings, source_topic: str, select: Selection, *, seek: Seek | None, dry_run: bool
 ) -> ReplayReport:
-    """Re-publish dead letters (optionally only of one stage or reason) to the topic they were read from."""
+    """Read ``source_topic`` to its end and re-publish what ``select`` picks, acknowledged before returning."""
     report = ReplayReport()
     consumer = make_consumer(kafka, group_id=None)
     producer = make_producer(kafka)
     await consumer.start()
     await producer.start()
     try:
+        start = None if seek is None else (lambda partitions: seek(consumer, partitions))
         sends = []
-        for message in await _read_all(consumer, deadletter_topic):
+        for message in await _read_all(consumer, source_topic, start):
             report.scanned += 1
-            context = read_context(message.headers)
-            target = context.get("topic")
-            if (
-                target is None
-                or (stage and context.get("stage") != stage)
-                or (reason and context.get("reason") != reason)
-            ):
+            picked = select(message)
+            if picked is None:
                 report.skipped += 1
                 continue
-            headers = [(k, v) for k, v in message.headers if not k.startswith(HEADER_PREFIX) and k != REPLAY_HEADER]
-            headers.append((REPLAY_HEADER, b"deadletter"))
+            target, headers = picked
             report.republished[target] += 1
             if not dry_run:
                 sends.append(await producer.send(target, message.value, key=message.key, headers=headers))
@@ -96,36 +91,43 @@ async def replay_dead_letters(
     return report
 
 
+async def replay_dead_letters(
+    kafka: KafkaSettings,
+    deadletter_topic: str,
+    *,
+    stage: str | None = None,
+    reason: str | None = None,
+    dry_run: bool = False,
+) -> ReplayReport:
+    """Re-publish dead letters (optionally only of one stage or reason) to the topic they were read from."""
+
+    def select(message: Any) -> tuple[str, list[tuple[str, bytes]]] | None:
+        context = read_context(message.headers)
+        target = context.get("topic")
+        if target is None or (stage and context.get("stage") != stage) or (reason and context.get("reason") != reason):
+            return None
+        headers = [(k, v) for k, v in message.headers if not k.startswith(HEADER_PREFIX) and k != REPLAY_HEADER]
+        return target, [*headers, (REPLAY_HEADER, b"deadletter")]
+
+    return await _republish(kafka, deadletter_topic, select, seek=None, dry_run=dry_run)
+
+
 async def replay_range(
     kafka: KafkaSettings, topic: str, *, from_ms: int, to_ms: int, dry_run: bool = False
 ) -> ReplayReport:
     """Re-publish the records of ``topic`` whose Kafka timestamp is in [from_ms, to_ms] to the same topic."""
-    report = ReplayReport()
-    consumer = make_consumer(kafka, group_id=None)
-    producer = make_producer(kafka)
-    await consumer.start()
-    await producer.start()
 
-    async def from_time(partitions: list[TopicPartition]) -> None:
+    async def from_time(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         offsets = await consumer.offsets_for_times({tp: from_ms for tp in partitions})
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
             found = offsets.get(tp)
             consumer.seek(tp, found.offset if found is not None else ends[tp])
 
-    try:
-        sends = []
-        for message in await _read_all(consumer, topic, from_time):
-            report.scanned += 1
-            if not from_ms <= message.timestamp <= to_ms:
-                report.skipped += 1
-                continue
-            headers = [(k, v) for k, v in message.headers if k != REPLAY_HEADER] + [(REPLAY_HEADER, b"range")]
-            report.republished[topic] += 1
-            if not dry_run:
-                sends.append(await producer.send(topic, message.value, key=message.key, headers=headers))
-        await asyncio.gather(*sends)
-    finally:
-        await consumer.stop()
-        await producer.stop()
-    return report
+    def select(message: Any) -> tuple[str, list[tuple[str, bytes]]] | None:
+        if not from_ms <= message.timestamp <= to_ms:
+            return None
+        headers = [(k, v) for k, v in message.headers if k != REPLAY_HEADER]
+        return topic, [*headers, (REPLAY_HEADER, b"range")]
+
+    return await _republish(kafka, topic, select, seek=from_time, dry_run=dry_run)

@@ -38,9 +38,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 from mode import Service
 
+from streams.batch_loop import BatchLoopService
 from streams.deadletter import DeadLetterPublisher
 from streams.failpoints import reach
-from streams.kafka.clients import make_consumer
 from streams.metrics import BATCH_SECONDS
 from streams.pipeline import EVENT_ID_HEADER, BatchOutcome, Pipeline
 from streams.settings import KafkaSettings
@@ -63,7 +63,9 @@ class _RestoreOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._service.restore_partitions([tp.partition for tp in assigned])
 
 
-class RouterService(Service):
+class RouterService(BatchLoopService):
+    name_for_logs = "router"
+
     def __init__(
         self,
         *,
@@ -79,36 +81,26 @@ class RouterService(Service):
         sweep_interval_s: float = 3600.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self._kafka = kafka
-        self._group_id = group_id
-        self._input_topic = input_topic
+        super().__init__(kafka=kafka, group_id=group_id, topics=[input_topic], retry_pause_s=retry_pause_s, **kwargs)
         self.pipeline = pipeline
         self.tables = tables
         self._producer = producer
         self._dead_letters = dead_letters
-        self._retry_pause_s = retry_pause_s
         self._retention_ms = retention_ms
         self._sweep_interval_s = sweep_interval_s
         self._owned: set[int] = set()
         self._lock = asyncio.Lock()
-        self._consumer: AIOKafkaConsumer | None = None
         self.assigned_once = asyncio.Event()
 
     @property
     def ready(self) -> bool:
         return self.assigned_once.is_set()
 
-    async def on_start(self) -> None:
-        self._consumer = make_consumer(self._kafka, group_id=self._group_id)
-        self._consumer.subscribe([self._input_topic], listener=_RestoreOnAssign(self))
-        await self._consumer.start()
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _RestoreOnAssign(self)
 
     async def on_shutdown(self) -> None:
-        # after mode cancelled the consume task, so no getmany runs on a stopped consumer
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        await super().on_shutdown()
         self.tables.store.close()
 
     async def swap(self, router: Router, subscription_topics: Mapping[str, str]) -> None:
@@ -150,23 +142,6 @@ class RouterService(Service):
             await self.sleep(self._sweep_interval_s)
             if not self.should_stop:
                 await self.sweep()
-
-    @Service.task
-    async def _consume(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        while not self.should_stop:
-            batch = await consumer.getmany(timeout_ms=200)
-            if not batch:
-                continue
-            try:
-                await self.process(consumer, batch)
-            except Exception:
-                # Nothing of this batch was committed: rewind and take it again after a pause.
-                logger.exception("router batch failed; retrying from its first offset")
-                for tp, messages in batch.items():
-                    consumer.seek(tp, messages[0].offset)
-                await asyncio.sleep(self._retry_pause_s)
 
     async def process(self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         started = time.perf_counter()

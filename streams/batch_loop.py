@@ -1,0 +1,88 @@
+"""The batched consume loop every stream stage shares: one consumer group, one batch at a time.
+
+Lifecycle: ``on_start`` creates the consumer and subscribes (with an optional
+rebalance listener); a task fetches batches and hands each to :meth:`process`;
+``on_shutdown`` — after mode cancelled that task — stops the consumer.
+
+Guarantee: :meth:`process` commits the batch's offsets itself, after its
+outputs are durable. If it raises, nothing of the batch was committed: the
+loop rewinds every partition of the batch to its first offset and takes it
+again after a pause, so a failing dependency holds the stage back and loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from mode import Service
+
+from streams.kafka.clients import make_consumer
+from streams.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+Batch = Mapping[TopicPartition, list[ConsumerRecord]]
+
+
+class BatchLoopService(Service):
+    name_for_logs = "stage"
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        group_id: str,
+        topics: Sequence[str],
+        retry_pause_s: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._kafka = kafka
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._retry_pause_s = retry_pause_s
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def rebalance_listener(self) -> ConsumerRebalanceListener | None:
+        """Override to act on partition assignment and revocation."""
+        return None
+
+    async def on_start(self) -> None:
+        self._consumer = make_consumer(self._kafka, group_id=self._group_id)
+        listener = self.rebalance_listener()
+        if listener is None:
+            self._consumer.subscribe(self._topics)
+        else:
+            self._consumer.subscribe(self._topics, listener=listener)
+        await self._consumer.start()
+
+    async def on_shutdown(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    @Service.task
+    async def _consume(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while not self.should_stop:
+            batch = await consumer.getmany(timeout_ms=200)
+            if not batch:
+                continue
+            try:
+                await self.process(consumer, batch)
+            except Exception:
+                logger.exception("%s batch failed; retrying from its first offset", self.name_for_logs)
+                for tp, messages in batch.items():
+                    consumer.seek(tp, messages[0].offset)
+                await asyncio.sleep(self._retry_pause_s)
+
+    @abc.abstractmethod
+    async def process(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        """Handle one batch and commit its offsets once its outputs are durable; raise to have it retried."""
