@@ -1,4 +1,4 @@
-"""pydantic v2 models mirroring the latest ``trace_event`` Avro contract (v2), field by field.
+"""pydantic v2 models mirroring the latest ``trace_event`` Avro contract (v3), field by field.
 
 The ``.avsc`` file is the wire contract; these models are its typed twin for
 code that builds or inspects events outside the hot path (connectors mapping
@@ -256,3 +256,4 @@ class TraceEvent(_Model):
     enrichment: Enrichment | None = None
     observation_id: str | None = None
     provenance: list[Provenance] = Field(default_factory=list)
+    linked_observations: list[str] = Field(default_factory=list)

@@ -48,7 +48,7 @@ from streams.steps.route import Router
 from streams.subscription_store import SubscriptionStore
 from streams.subscriptions import Subscription
 
-CANONICAL_SCHEMA = SHIPPED_SCHEMAS / "trace_event" / "v2.avsc"  # the latest: written, and read into
+CANONICAL_SCHEMA = SHIPPED_SCHEMAS / "trace_event" / "v3.avsc"  # the latest: written, and read into
 RAW_SCHEMA = SHIPPED_SCHEMAS / "raw_submission" / "v1.avsc"
 logger = logging.getLogger(__name__)
 

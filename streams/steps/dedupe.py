@@ -85,9 +85,21 @@ def _party(record: Mapping[str, Any], side: str) -> str:
     return "|".join(owners or sorted(p["id"] for p in parties))
 
 
-def movement_key(record: Mapping[str, Any]) -> str | None:
-    """The observation match key, or None for events that are not a movement between businesses."""
-    step = bare_cbv(record["event"]["biz_step"], "bizstep")
+# the two ends of one movement: each end's observation links the other's (lineage)
+COUNTERPART_STEPS: Final = {
+    "shipping": "receiving",
+    "receiving": "shipping",
+    "departing": "arriving",
+    "arriving": "departing",
+}
+
+
+def movement_key(record: Mapping[str, Any], *, step: str | None = None) -> str | None:
+    """The observation match key, or None for events that are not a movement between businesses.
+
+    ``step`` replaces the record's own business step (to find the other end of the movement).
+    """
+    step = step or bare_cbv(record["event"]["biz_step"], "bizstep")
     source, destination = _party(record, "source"), _party(record, "destination")
     if step is None or not (source or destination):
         return None
@@ -99,7 +111,7 @@ class Deduplicator:
 
     ``seen``: event identity (or identity + declaration time for a correction) →
     first-seen time (8 bytes). ``observations``: observation key → JSON
-    ``{id, t (event time), s (opened at), provenance, delivered, corrections}`` where ``delivered`` lists the
+    ``{id, t (event time), s (opened at), provenance, delivered, corrections, links}`` where ``delivered`` lists the
     subscriptions that received the observation. The key is the movement key
     for movements and the event identity otherwise, so every event costs two
     state writes at most, however many subscriptions it reaches.
@@ -140,6 +152,7 @@ class Deduplicator:
         if already_seen and observation is not None:
             record["observation_id"] = observation["id"]
             record["provenance"] = list(observation["provenance"])
+            record["linked_observations"] = list(observation.get("links", []))
             return Verdict(observation_key=observation_key, observation=observation)
         correction = record["event"]["error_declaration"] is not None
         verdict = Verdict(observation_key=observation_key)
@@ -154,8 +167,10 @@ class Deduplicator:
             verdict.joined = True
         else:
             observation = self._new(record, mine, now_ms)
+            self._link(record, observation, partition, state)
         record["observation_id"] = observation["id"]
         record["provenance"] = [mine] if correction else list(observation["provenance"])
+        record["linked_observations"] = list(observation.get("links", []))
         verdict.observation = observation
         state.put(OBSERVATIONS, partition, observation_key, orjson.dumps(observation))
         # only the time: the observation is found from the record itself (its movement key), and 8 bytes a
@@ -173,6 +188,24 @@ class Deduplicator:
             "delivered": [],
             "corrections": {},
         }
+
+    def _link(self, record: Mapping[str, Any], observation: dict[str, Any], partition: int, state: BatchState) -> None:
+        """Link a new observation with the other end of its movement (shipment ↔ receipt), both ways."""
+        step = bare_cbv(record["event"]["biz_step"], "bizstep")
+        counterpart_step = COUNTERPART_STEPS.get(step or "")
+        match = movement_key(record, step=counterpart_step) if counterpart_step else None
+        if match is None:
+            return
+        key = _digest("movement", match)
+        raw = state.get(OBSERVATIONS, partition, key)
+        if raw is None:
+            return
+        other = orjson.loads(raw)
+        if abs(int(other["t"]) - int(observation["t"])) > self.settings.window_ms:
+            return
+        observation["links"] = [*observation.get("links", []), other["id"]]
+        other["links"] = [*other.get("links", []), observation["id"]]
+        state.put(OBSERVATIONS, partition, key, orjson.dumps(other))
 
     def _joins(self, observation: Mapping[str, Any], mine: Mapping[str, Any], event_time: int) -> bool:
         if abs(event_time - int(observation["t"])) > self.settings.window_ms:

@@ -246,5 +246,6 @@ def validate_event(
             "enrichment": None,
             "observation_id": None,
             "provenance": [],
+            "linked_observations": [],
         }
     )

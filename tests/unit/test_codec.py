@@ -19,7 +19,7 @@ from schemas.registry.embedded import EmbeddedRegistry, MemorySchemaLog
 
 AVRO = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 RAW_V1 = (AVRO / "raw_submission" / "v1.avsc").read_text(encoding="utf-8")
-TRACE_LATEST = (AVRO / "trace_event" / "v2.avsc").read_text(encoding="utf-8")
+TRACE_LATEST = (AVRO / "trace_event" / "v3.avsc").read_text(encoding="utf-8")
 
 SMALL = json.dumps(
     {"type": "record", "name": "Small", "fields": [{"name": "a", "type": "long"}, {"name": "s", "type": "string"}]}
@@ -408,7 +408,14 @@ async def test_a_v1_record_reads_as_the_latest_contract_with_defaults() -> None:
     writer = TopicSerializer(registry, "old.producer", v1_text)
     await writer.bind()
     record = _trace_event()
-    v1_record = {k: v for k, v in record.items() if k not in {"enrichment", "observation_id", "provenance"}}
+    later = {"enrichment", "observation_id", "provenance", "linked_observations"}
+    v1_record = {k: v for k, v in record.items() if k not in later}
     reader = Deserializer(registry, reader_schema=TRACE_LATEST)
     decoded = await reader.decode_any(writer.serialize(v1_record))
-    assert decoded == {**v1_record, "enrichment": None, "observation_id": None, "provenance": []}
+    assert decoded == {
+        **v1_record,
+        "enrichment": None,
+        "observation_id": None,
+        "provenance": [],
+        "linked_observations": [],
+    }

@@ -186,3 +186,20 @@ def test_a_replayed_repeat_reaches_only_subscriptions_that_lack_it(store: StateS
     assert not verdict.joined
     assert replayed["observation_id"] == original["event_id"]
     assert dedupe.deliverable(replayed, ["a", "b"], 0, batch, verdict) == ["b"]  # "b" subscribed later
+
+
+def test_shipment_and_receipt_are_two_observations_linked_both_ways(store: StateStore) -> None:
+    dedupe = Deduplicator(DedupeSettings(), ["a"])
+    batch = BatchState(store)
+    shipped = record(shipment("MOFCOM"))
+    dedupe.check(shipped, 0, batch, 10)
+    assert shipped["linked_observations"] == []  # nothing at the other end yet
+    received = record(shipment("MOFCOM", hours=3, bizStep="receiving"))
+    verdict = dedupe.check(received, 0, batch, 11)
+    assert not verdict.joined
+    assert received["observation_id"] == received["event_id"]  # its own observation, delivered too
+    assert received["linked_observations"] == [shipped["event_id"]]
+    # a later report of the shipment (another department) carries the link the receipt made
+    late = record(shipment("MARA", hours=1))
+    assert dedupe.check(late, 0, batch, 12).joined
+    assert late["linked_observations"] == [received["event_id"]]

@@ -15,7 +15,7 @@ from pydantic_core import PydanticUndefined
 
 from schemas import models
 
-CONTRACT = Path(models.__file__).parent / "avro" / "trace_event" / "v2.avsc"  # the latest version
+CONTRACT = Path(models.__file__).parent / "avro" / "trace_event" / "v3.avsc"  # the latest version
 _PRIMITIVES: dict[str, type] = {
     "string": str,
     "long": int,

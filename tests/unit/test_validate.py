@@ -424,6 +424,7 @@ def test_record_has_exactly_the_contract_fields() -> None:
         "enrichment",
         "observation_id",
         "provenance",
+        "linked_observations",
     ]
 
 
