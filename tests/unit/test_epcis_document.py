@@ -15,9 +15,7 @@ import pytest
 import schemas.epcis.document as document_module
 from schemas.epcis import ParsedDocument, detect_format, parse_document
 from schemas.errors import DocumentError
-
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-SKIP_REASON = "shared vectors not present (outside the tracebus workplace)"
+from tests.vectors import require_vectors
 
 XML_PAIRS = (
     "ReferenceEventHashAlgorithm",
@@ -56,9 +54,7 @@ EVENT_TYPES = {
 
 @pytest.fixture
 def vectors() -> Path:
-    if not VECTORS.is_dir():
-        pytest.skip(SKIP_REASON)
-    return VECTORS
+    return require_vectors()
 
 
 # --- test-local normalisation for comparing the XML and JSON-LD siblings ------------------

@@ -19,10 +19,8 @@ from click.testing import CliRunner
 from ops.commands.epcis import epcis
 from schemas.epcis import parse_document
 from schemas.epcis.hash import document_hashes, document_prehashes, event_hash, prehash
+from tests.vectors import HASH_VECTORS, VECTORS, require_vectors
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-HASH_VECTORS = VECTORS / "epcis-event-hash"
-SKIP_REASON = "shared vectors not present (outside the tracebus workplace)"
 CONTENT_TYPES = {".jsonld": "application/ld+json", ".xml": "application/xml"}
 
 CORRUPT_PREHASH_LINES = {("epcisDocWithAllGS1Keys", 0)}
@@ -61,9 +59,7 @@ def _parse(stem: str, suffix: str) -> Any:
 
 @pytest.fixture
 def vectors() -> Path:
-    if not HASH_VECTORS.is_dir():
-        pytest.skip(SKIP_REASON)
-    return HASH_VECTORS
+    return require_vectors(HASH_VECTORS)
 
 
 # --- the vectors ----------------------------------------------------------------------------------
@@ -357,9 +353,7 @@ def _context_terms(context: dict[str, Any], *path: str) -> dict[str, str]:
 
 
 def test_built_in_vocabularies_match_the_official_context() -> None:
-    path = VECTORS / "epcis-examples" / "epcis-context.jsonld"
-    if not path.exists():
-        pytest.skip(SKIP_REASON)
+    path = require_vectors(VECTORS / "epcis-examples" / "epcis-context.jsonld")
     official = json.loads(path.read_text(encoding="utf-8"))["@context"]
     report = ("sensorElementList", "@context", "sensorReport", "@context")
     vocabularies: list[tuple[dict[str, str], Any]] = [

@@ -26,9 +26,8 @@ from schemas.epcis.trace_extension import TRACE_NAMESPACE
 from streams.steps.base import Emit, Fail
 from streams.steps.route import RouteView
 from streams.steps.validate import STALE_EVENT_ID, CaptureContext, validate_event
+from tests.vectors import require_vectors
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-SKIP_REASON = "shared vectors not present (outside the tracebus workplace)"
 NOW = datetime(2026, 11, 19, 12, 0, 0, tzinfo=UTC)
 SKEW = timedelta(seconds=300)
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -591,9 +590,7 @@ def test_trace_extension_under_another_prefix_is_recognised_by_its_namespace() -
 
 @pytest.fixture
 def vectors() -> Path:
-    if not VECTORS.is_dir():
-        pytest.skip(SKIP_REASON)
-    return VECTORS
+    return require_vectors()
 
 
 def _submitted(path: Path) -> tuple[list[dict[str, Any]], CaptureContext]:
