@@ -40,6 +40,7 @@ class BatchLoopService(Service):
         group_id: str,
         topics: Sequence[str],
         retry_pause_s: float = 1.0,
+        max_records: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -47,14 +48,19 @@ class BatchLoopService(Service):
         self._group_id = group_id
         self._topics = list(topics)
         self._retry_pause_s = retry_pause_s
+        self._max_records = max_records
         self._consumer: AIOKafkaConsumer | None = None
+
+    def after_poll(self, consumer: AIOKafkaConsumer) -> None:
+        """Called after every poll, with or without records (e.g. to notice the first assignment)."""
 
     def rebalance_listener(self) -> ConsumerRebalanceListener | None:
         """Override to act on partition assignment and revocation."""
         return None
 
     async def on_start(self) -> None:
-        self._consumer = make_consumer(self._kafka, group_id=self._group_id)
+        overrides = {} if self._max_records is None else {"max_poll_records": self._max_records}
+        self._consumer = make_consumer(self._kafka, group_id=self._group_id, **overrides)
         listener = self.rebalance_listener()
         if listener is None:
             self._consumer.subscribe(self._topics)
@@ -72,7 +78,8 @@ class BatchLoopService(Service):
         consumer = self._consumer
         assert consumer is not None
         while not self.should_stop:
-            batch = await consumer.getmany(timeout_ms=200)
+            batch = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            self.after_poll(consumer)
             if not batch:
                 continue
             try:

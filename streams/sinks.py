@@ -16,14 +16,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
-from mode import Service
 
 from connectors.base import Sink, SinkRecord
 from connectors.errors import SinkRejectedError
 from schemas.codec import Deserializer
+from streams.batch_loop import Batch, BatchLoopService
 from streams.deadletter import DeadLetter, DeadLetterPublisher
 from streams.failpoints import reach
-from streams.kafka.clients import make_consumer
 from streams.metrics import DELIVERED_EVENTS, DELIVERIES, DELIVERY_SECONDS
 from streams.settings import KafkaSettings
 
@@ -41,7 +40,11 @@ class RetryPolicy:
         return float(min(self.max_s, self.initial_s * 2 ** (attempt - 1)))
 
 
-class SinkRunner(Service):
+class SinkRunner(BatchLoopService):
+    """One subscription's sink behind its own consumer group (see :class:`~streams.batch_loop.BatchLoopService`)."""
+
+    name_for_logs = "sink"
+
     def __init__(
         self,
         *,
@@ -55,16 +58,11 @@ class SinkRunner(Service):
         max_batch: int,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(kafka=kafka, group_id=group_id, topics=[topic], max_records=max_batch, **kwargs)
         self.sink = sink
-        self._kafka = kafka
-        self._group_id = group_id
-        self._topic = topic
         self._deserializer = deserializer
         self._dead_letters = dead_letters
         self._retry = retry
-        self._max_batch = max_batch
-        self._consumer: AIOKafkaConsumer | None = None
         self.assigned_once = asyncio.Event()
 
     @property
@@ -73,28 +71,21 @@ class SinkRunner(Service):
 
     async def on_start(self) -> None:
         await self.sink.start()
-        self._consumer = make_consumer(self._kafka, group_id=self._group_id, max_poll_records=self._max_batch)
-        self._consumer.subscribe([self._topic])
-        await self._consumer.start()
+        await super().on_start()
 
     async def on_shutdown(self) -> None:
-        # after mode cancelled the consume task, so no getmany runs on a stopped consumer
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        await super().on_shutdown()
         await self.sink.stop()
 
-    @Service.task
-    async def _consume(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        while not self.should_stop:
-            batch = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
-            if consumer.assignment():
-                self.assigned_once.set()
-            for tp, messages in batch.items():
-                await self._deliver(messages)
-                await consumer.commit({tp: messages[-1].offset + 1})
+    def after_poll(self, consumer: AIOKafkaConsumer) -> None:
+        if consumer.assignment():
+            self.assigned_once.set()
+
+    async def process(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        """Per partition: write (or dead-letter) durably, then commit that partition."""
+        for tp, messages in batch.items():
+            await self._deliver(messages)
+            await consumer.commit({tp: messages[-1].offset + 1})
 
     async def _deliver(self, messages: list[ConsumerRecord]) -> None:
         records: list[SinkRecord] = []
