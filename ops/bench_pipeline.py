@@ -31,7 +31,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -55,8 +54,8 @@ from streams.steps.base import Emit
 from streams.steps.dedupe import DedupeSettings, Deduplicator
 from streams.steps.enrich import enrich
 from streams.steps.route import Router
-from streams.steps.validate import CaptureContext, validate_event
 from streams.subscriptions import Subscription, SubscriptionFilter
+from streams.testing import MARKET, SLAUGHTERHOUSE, movement_record
 
 PARTITIONS = 6
 KAFKA = KafkaSettings(session_timeout_ms=6_000, heartbeat_interval_ms=300, rebalance_timeout_ms=6_000)
@@ -66,7 +65,6 @@ SUBSCRIPTIONS = [
     Subscription(name="mara", department="MARA", filter=SubscriptionFilter(departments=["MARA"])),
     Subscription(name="zhejiang", department="MOFCOM", filter=SubscriptionFilter(regions=["330000"])),
 ]
-SLAUGHTERHOUSE, MARKET = "91350200776049653A", "91440101MA5CJQ4N59"
 REFERENCE = StaticReferenceTables(
     businesses=[
         {"uscc": SLAUGHTERHOUSE, "name": "杭州萧山某肉类加工有限公司", "natural_person": False,
@@ -87,28 +85,9 @@ class Generated:
 
 
 def _template() -> dict[str, Any]:
-    event = {
-        "type": "ObjectEvent",
-        "eventTime": "2026-11-20T06:30:00.000+08:00",
-        "eventTimeZoneOffset": "+08:00",
-        "action": "OBSERVE",
-        "bizStep": "shipping",
-        "quantityList": [{"epcClass": "urn:epc:class:lgtin:6901234.012345.L1", "quantity": 420.5, "uom": "KGM"}],
-        "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
-        "tb:reportingDepartment": "MOFCOM",
-        "tb:businessUSCC": SLAUGHTERHOUSE,
-        "tb:regionCode": "330109",
-        "tb:traceCode": "T0",
-        "tb:certificates": [{"tb:type": "animal-quarantine", "tb:number": "3301202611200042"}],
-        "tb:sourceBusiness": {"tb:uscc": SLAUGHTERHOUSE},
-        "tb:destinationBusiness": {"tb:uscc": MARKET},
-    }
-    context = CaptureContext.of(
-        reporter="bench", capture_id="bench", received_at_ms=0, context=[{"tb": "urn:tracebus:ns:trace:"}]
+    return movement_record(
+        event_time="2026-11-20T06:30:00.000+08:00", trace_code="T0", reporter="bench", certificates=["3301202611200042"]
     )
-    result = validate_event(event, context, now=datetime.now(UTC), future_skew=timedelta(minutes=5))
-    assert isinstance(result, Emit)
-    return result.value
 
 
 def generate(serializer: TopicSerializer, events: int) -> Generated:

@@ -18,9 +18,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["RecordMetadataLike", "RecordingProducer", "SentRecord", "sample_shipment"]
+__all__ = [
+    "MARKET",
+    "SLAUGHTERHOUSE",
+    "RecordMetadataLike",
+    "RecordingProducer",
+    "SentRecord",
+    "movement_record",
+    "sample_shipment",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +168,42 @@ def sample_shipment(serial: int | None = None) -> dict[str, Any]:
         "tb:certificates": [{"tb:type": "animal-quarantine", "tb:number": "3301202611200042"}],
     }
     return event
+
+
+SLAUGHTERHOUSE: Final = "91350200776049653A"
+MARKET: Final = "91440101MA5CJQ4N59"
+
+
+def movement_record(
+    *, event_time: str, trace_code: str, reporter: str, certificates: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The canonical record of a shipment of lot L1 from the slaughterhouse to the market, validated as
+    capture would: a template that generators copy and vary (identity, trace key, department, time)."""
+    from datetime import UTC, datetime, timedelta
+
+    from streams.steps.base import Emit
+    from streams.steps.validate import CaptureContext, validate_event
+
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": event_time,
+        "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "quantityList": [{"epcClass": "urn:epc:class:lgtin:6901234.012345.L1", "quantity": 420.5, "uom": "KGM"}],
+        "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
+        "tb:reportingDepartment": "MOFCOM",
+        "tb:businessUSCC": SLAUGHTERHOUSE,
+        "tb:regionCode": "330109",
+        "tb:traceCode": trace_code,
+        "tb:sourceBusiness": {"tb:uscc": SLAUGHTERHOUSE},
+        "tb:destinationBusiness": {"tb:uscc": MARKET},
+    }
+    if certificates:
+        event["tb:certificates"] = [{"tb:type": "animal-quarantine", "tb:number": n} for n in certificates]
+    context = CaptureContext.of(
+        reporter=reporter, capture_id=reporter, received_at_ms=0, context=[{"tb": "urn:tracebus:ns:trace:"}]
+    )
+    result = validate_event(event, context, now=datetime.now(UTC), future_skew=timedelta(minutes=5))
+    assert isinstance(result, Emit), result
+    return result.value

@@ -42,8 +42,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
 from schemas.codec import TopicSerializer
-from streams.steps.base import Emit
-from streams.steps.validate import CaptureContext, validate_event
+from streams.testing import MARKET, movement_record
 
 INPUT_HEADER: Final = "ledger-input"
 """Header carrying each input's arrival index: dead letters keep the original headers."""
@@ -55,8 +54,6 @@ NEAR_MISS: Final = "near-miss"  # an observation of its own, though it resembles
 DEAD_LETTER: Final = "dead-lettered"
 OUTCOMES: Final = (DELIVERED, DUPLICATE, MERGED, NEAR_MISS, DEAD_LETTER)
 
-SLAUGHTERHOUSE: Final = "91350200776049653A"
-MARKET: Final = "91440101MA5CJQ4N59"
 COOPERATIVE: Final = "93330109MA2B00027Q"
 DEPARTMENTS: Final = ("MOFCOM", "MARA", "SAMR", "GACC")
 REGIONS: Final = ("330109", "440106", "330102", "110105")
@@ -141,27 +138,7 @@ class Ledger:
 
 def template() -> dict[str, Any]:
     """One shipment from the slaughterhouse to the market, validated once like a capture would."""
-    event = {
-        "type": "ObjectEvent",
-        "eventTime": "2026-10-01T16:00:00.000+08:00",
-        "eventTimeZoneOffset": "+08:00",
-        "action": "OBSERVE",
-        "bizStep": "shipping",
-        "quantityList": [{"epcClass": "urn:epc:class:lgtin:6901234.012345.L1", "quantity": 420.5, "uom": "KGM"}],
-        "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
-        "tb:reportingDepartment": "MOFCOM",
-        "tb:businessUSCC": SLAUGHTERHOUSE,
-        "tb:regionCode": "330109",
-        "tb:traceCode": "L0",
-        "tb:sourceBusiness": {"tb:uscc": SLAUGHTERHOUSE},
-        "tb:destinationBusiness": {"tb:uscc": MARKET},
-    }
-    context = CaptureContext.of(
-        reporter="ledger", capture_id="ledger", received_at_ms=0, context=[{"tb": "urn:tracebus:ns:trace:"}]
-    )
-    result = validate_event(event, context, now=datetime.now(UTC), future_skew=timedelta(minutes=5))
-    assert isinstance(result, Emit), result
-    return result.value
+    return movement_record(event_time="2026-10-01T16:00:00.000+08:00", trace_code="L0", reporter="ledger")
 
 
 class _Builder:
