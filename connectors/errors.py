@@ -10,7 +10,26 @@ class ConnectorError(TracebusError):
 
 
 class ConnectorConfigError(ConnectorError):
-    """The connector's configuration was refused before start."""
+    """The connector's configuration was refused before start.
+
+    ``problems`` lists each refused key with its reason (``("tasks.max", "must be ≥ 1")``),
+    so the REST API and the CLI can report every problem at once.
+    """
+
+    def __init__(self, message: str, *, problems: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class UnknownConnectorError(ConnectorError):
+    """No connector class, or no running connector, has that name."""
+
+
+class SourceUnavailableError(ConnectorError):
+    """The source's system cannot be read right now (database down, remote cluster unreachable).
+
+    The runner retries with backoff and reports it as the connector's last error; nothing is skipped.
+    """
 
 
 class RetriableSinkError(ConnectorError):

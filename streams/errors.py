@@ -10,7 +10,9 @@
     │   ├── RegistryUnavailableError
     │   └── DocumentError
     ├── ConnectorError                    connectors.errors
-    │   ├── ConnectorConfigError          config refused before start
+    │   ├── ConnectorConfigError          config refused before start (every problem listed)
+    │   ├── UnknownConnectorError         no connector class or instance of that name
+    │   ├── SourceUnavailableError        the source system cannot be read now (retried)
     │   ├── RetriableSinkError            the write may succeed if tried again
     │   └── SinkRejectedError             the target refused the records for good
     └── BusError                          streams.errors (this module)

@@ -1,0 +1,1 @@
+"""Test doubles and conformance kits shipped with the code (never imported by production paths)."""
