@@ -47,7 +47,7 @@ def main() -> None:
     "--role",
     "roles",
     multiple=True,
-    type=click.Choice(["api", "router", "sinks"]),
+    type=click.Choice(["api", "router", "sinks", "connectors"]),
     help="Run only these parts (repeatable); default all. E.g. capture front ends with --role api.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
@@ -184,6 +184,7 @@ def schemas_release() -> None:
 
 def _register_command_groups() -> None:
     from ops.commands.bench import bench
+    from ops.commands.connectors import connectors, subscriptions
     from ops.commands.epcis import epcis
     from ops.commands.epcis_convert import convert
     from ops.commands.identifiers import identifiers
@@ -192,6 +193,8 @@ def _register_command_groups() -> None:
 
     epcis.add_command(convert)
     main.add_command(bench)
+    main.add_command(connectors)
+    main.add_command(subscriptions)
     main.add_command(replay)
     main.add_command(masterdata)
     main.add_command(identifiers)

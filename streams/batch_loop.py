@@ -16,7 +16,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -30,7 +32,26 @@ logger = logging.getLogger(__name__)
 Batch = Mapping[TopicPartition, list[ConsumerRecord]]
 
 
+@dataclass(slots=True)
+class LoopStats:
+    """What the management API shows of a loop: records handled, batches retried, the last error."""
+
+    records: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+    last_error: str | None = None
+    last_error_at_ms: int | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        self.failed_batches += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        self.last_error_at_ms = int(time.time() * 1000)
+
+
 class BatchLoopService(Service):
+    """Pause and resume (:meth:`pause`, :meth:`resume`) keep the group membership: the consumer's partitions
+    are paused and polling goes on, so a paused loop does not rebalance its group and resumes where it was."""
+
     name_for_logs = "stage"
 
     def __init__(
@@ -50,6 +71,40 @@ class BatchLoopService(Service):
         self._retry_pause_s = retry_pause_s
         self._max_records = max_records
         self._consumer: AIOKafkaConsumer | None = None
+        self.stats = LoopStats()
+        self.paused = False
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        return self._consumer
+
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._topics)
+
+    def lag(self) -> int | None:
+        """Records fetched-known to be waiting on this loop's partitions (high watermark − position), if known."""
+        consumer = self._consumer
+        if consumer is None or not consumer.assignment():
+            return None
+        total = 0
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            position = consumer._subscription.subscription.assignment.state_value(tp)
+            if high is None or position is None or position.position is None:
+                return None
+            total += max(0, int(high) - int(position.position))
+        return total
 
     def after_poll(self, consumer: AIOKafkaConsumer) -> None:
         """Called after every poll, with or without records (e.g. to notice the first assignment)."""
@@ -78,17 +133,29 @@ class BatchLoopService(Service):
         consumer = self._consumer
         assert consumer is not None
         while not self.should_stop:
+            self._apply_pause(consumer)
             batch = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
             self.after_poll(consumer)
             if not batch:
                 continue
             try:
                 await self.process(consumer, batch)
-            except Exception:
+                self.stats.batches += 1
+                self.stats.records += sum(len(messages) for messages in batch.values())
+            except Exception as exc:
+                self.stats.failed(exc)
                 logger.exception("%s batch failed; retrying from its first offset", self.name_for_logs)
                 for tp, messages in batch.items():
                     consumer.seek(tp, messages[0].offset)
                 await asyncio.sleep(self._retry_pause_s)
+
+    def _apply_pause(self, consumer: AIOKafkaConsumer) -> None:
+        assigned = consumer.assignment()
+        paused = consumer.paused()
+        if self.paused and assigned - paused:
+            consumer.pause(*(assigned - paused))
+        elif not self.paused and paused:
+            consumer.resume(*paused)
 
     @abc.abstractmethod
     async def process(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:

@@ -14,11 +14,14 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from mode import Service
 
+from connectors.runtime.rest import management_routes
+from connectors.runtime.worker import ConnectorWorker
 from connectors.webhook import WebhookSink
 from schemas.codec import Deserializer, TopicSerializer
 from schemas.identifiers.region import RegionTable
@@ -36,6 +39,7 @@ from streams.kafka.topics import apply_topics, concrete_topics, load_topics
 from streams.metrics import READY
 from streams.pipeline import Pipeline
 from streams.reference import ReferenceTables
+from streams.replay import replay_range
 from streams.router_service import RouterService
 from streams.settings import KafkaSettings, Settings
 from streams.sinks import RetryPolicy, SinkRunner
@@ -86,6 +90,7 @@ class Bus(Service):
         self.store: SubscriptionStore | None = None
         self.reference: ReferenceTables | None = None
         self.ingest: IngestService | None = None
+        self.worker: ConnectorWorker | None = None
 
     def subscription_topic(self, name: str) -> str:
         return self.settings.topic(f"deliver.{name}")
@@ -100,6 +105,8 @@ class Bus(Service):
         if "api" in roles:
             components["api"] = self.api is not None and bool(self.api.url)
         components.update({f"sink:{r.sink.name}": r.ready for r in self.sinks})
+        if self.worker is not None:
+            components["connectors"] = self.worker.started
         READY.set(1 if all(components.values()) else 0)
         return components
 
@@ -156,8 +163,20 @@ class Bus(Service):
                 loop=self.loop,
                 beacon=self.beacon,
             )
+        self.worker = ConnectorWorker(
+            settings=settings,
+            kafka=self.kafka,
+            producer=producer,
+            registry=registry,
+            state_root=settings.connector_state_dir,
+            config_files=self._connector_files(),
+            loop=self.loop,
+            beacon=self.beacon,
+        )
         if "sinks" in settings.roles:
             self.sinks = [self._make_sink(s) for s in self.subscriptions if s.webhook is not None]
+            for runner in self.sinks:
+                self._adopt(runner)
         capturer = Capturer(
             producer=producer,
             raw=raw,
@@ -167,8 +186,10 @@ class Bus(Service):
             publish_timeout_s=settings.api.publish_timeout_s,
             future_skew=timedelta(seconds=settings.event_future_skew_s),
         )
+        app = build_app(CaptureHandlers(capturer, self.readiness), settings.api.max_body_bytes)
+        app.router.add_routes(management_routes(self.worker, backfill=self._backfill))
         self.api = ApiServer(
-            build_app(CaptureHandlers(capturer, self.readiness), settings.api.max_body_bytes),
+            app,
             host=settings.api.host,
             port=settings.api.port,
             loop=self.loop,
@@ -177,12 +198,43 @@ class Bus(Service):
         children: list[Service] = [
             *(service for service in (self.router, self.ingest) if service is not None),
             *self.sinks,
+            self.worker,
         ]
         if "api" in settings.roles:
             children.append(self.api)
         for child in children:
             await self.add_runtime_dependency(child)
         self.store.on_change(self._subscriptions_changed)
+
+    def _connector_files(self) -> list[Path]:
+        directory = self.settings.connectors_dir
+        if "connectors" not in self.settings.roles or directory is None or not directory.is_dir():
+            return []
+        return sorted(directory.glob("*.yaml"))
+
+    def _adopt(self, runner: SinkRunner) -> None:
+        """Hand a subscription's sink runner to the worker, so it can be paused, restarted and inspected alone."""
+        if self.worker is not None:
+            name = runner.sink.name
+            self.worker.adopt_subscription(name, runner, remake=lambda: self._remake_sink(name))
+
+    def _remake_sink(self, name: str) -> SinkRunner:
+        subscription = next(s for s in self.subscriptions if s.name == name)
+        fresh = self._make_sink(subscription)
+        self.sinks = [fresh if r.sink.name == name else r for r in self.sinks]
+        return fresh
+
+    async def _backfill(self, name: str, from_ms: int, to_ms: int) -> dict[str, Any]:
+        """Re-route canonical events of [from_ms, to_ms]: every subscriber lacking one of them receives it.
+
+        Subscribers that already have an observation never get it twice (the
+        router's once-per-subscriber check), so this is how a new subscriber is
+        backfilled from a point in time.
+        """
+        if name not in {s.name for s in self.subscriptions}:
+            raise ValueError(f"no subscription named {name!r}")
+        report = await replay_range(self.kafka, self.settings.topic("events.canonical"), from_ms=from_ms, to_ms=to_ms)
+        return {"subscription": name, "scanned": report.scanned, "rerouted": sum(report.republished.values())}
 
     async def _provision(self, subscriptions: Sequence[Subscription]) -> None:
         """Topics and schema subjects for the subscriptions' delivery topics (idempotent)."""
@@ -235,10 +287,13 @@ class Bus(Service):
                 for runner in [r for r in self.sinks if r.sink.name in stale]:
                     await runner.stop()
                     self.sinks.remove(runner)
+                    if self.worker is not None:
+                        self.worker.drop_subscription(runner.sink.name)
                 for subscription in changed:
                     if subscription.webhook is not None:
                         runner = self._make_sink(subscription)
                         self.sinks.append(runner)
+                        self._adopt(runner)
                         await self.add_runtime_dependency(runner)
             self.subscriptions = list(new.values())
             logger.info("subscriptions now: %s", sorted(new))

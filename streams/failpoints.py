@@ -27,6 +27,12 @@ The points (each is one call in the named place):
     before the runner commits the batch's offsets. A restart delivers the batch
     again (the subscriber sees the same ``Idempotency-Key`` and identities).
 
+``source.after-publish``
+    :meth:`connectors.runtime.source_runner.SourceRunner.publish`, after a
+    poll's events, messages and dead letters were acknowledged and before the
+    source's positions are saved. A restart reads those records again and
+    publishes them again with the same identities.
+
 A malformed variable (an entry without ``:``, a count that is not a positive
 integer) raises :class:`ValueError` at import: a crash test that silently ran
 without its crashes would prove nothing.
@@ -41,7 +47,7 @@ from collections.abc import Mapping
 from typing import Final
 
 ENVIRONMENT_VARIABLE: Final = "TRACEBUS_FAILPOINTS"
-POINTS: Final = ("router.after-send", "router.after-state", "sink.during-delivery")
+POINTS: Final = ("router.after-send", "router.after-state", "sink.during-delivery", "source.after-publish")
 
 
 def parse(value: str) -> dict[str, int]:

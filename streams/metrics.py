@@ -47,3 +47,7 @@ DELIVERED_EVENTS = Counter(
 )
 DELIVERY_SECONDS = Histogram("tracebus_sink_write_duration_seconds", "Duration of one sink write.", ["sink"])
 READY = Gauge("tracebus_ready", "1 when every component of this process reports ready.")
+SOURCE_RECORDS = Counter(
+    "tracebus_source_records_total", "Native records read by a source connector, by outcome.", ["connector", "outcome"]
+)
+SOURCE_EVENTS = Counter("tracebus_source_events_total", "Events published by a source connector.", ["connector"])

@@ -67,9 +67,17 @@ class Settings(BaseSettings):
     """Confluent-compatible registry; ``SCHEMA_REGISTRY_URL`` also sets it."""
     topics_file: Path = OPS_DIR / "topics.yaml"
     subscriptions_file: Path = OPS_DIR / "subscriptions.yaml"
-    roles: frozenset[Literal["api", "router", "sinks"]] = frozenset({"api", "router", "sinks"})
-    """What this process runs: the capture API, the router, the sink runners (all three by default).
-    Large deployments run capture front ends (``api``) apart from stream workers (``router,sinks``)."""
+    roles: frozenset[Literal["api", "router", "sinks", "connectors"]] = frozenset(
+        {"api", "router", "sinks", "connectors"}
+    )
+    """What this process runs: the capture API, the router, the subscription sinks, the connectors in
+    ``connectors_dir`` (all four by default). Large deployments run capture front ends (``api``) apart from
+    stream workers (``router,sinks``) and connect workers (``connectors``)."""
+    connectors_dir: Path | None = OPS_DIR / "connectors"
+    """Connector config files (``*.yaml``) started by the ``connectors`` role; None: none."""
+    connector_state_dir: Path = Path(".tracebus") / "connectors"
+    """Local state of connectors (source positions, processed files, configs created through the API).
+    Kept across restarts on purpose: the embedded broker forgets everything when it stops."""
     reference_load_timeout_s: float = Field(default=120.0, gt=0)
     """How long a worker waits for the reference topics to load before giving up at start."""
     state_dir: Path | None = None

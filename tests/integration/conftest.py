@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +51,10 @@ def bus_settings(bootstrap: str, **overrides: Any) -> Settings:
         api=api,
         webhook_backoff_initial_s=0.1,
         webhook_backoff_max_s=0.5,
+        connectors_dir=overrides.pop("connectors_dir", None),
+        connector_state_dir=overrides.pop(
+            "connector_state_dir", Path(tempfile.mkdtemp(prefix="tracebus-connectors-"))
+        ),
         **overrides,
     )
 

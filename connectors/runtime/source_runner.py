@@ -1,0 +1,203 @@
+"""The source runner: polls a source, publishes what it read, then saves the source's position.
+
+Per poll, in this order (the order is the guarantee):
+
+1. every event of every record is published to ``events.incoming`` as an
+   ``incoming_event`` envelope (key: the record's identity, so repeats of one
+   native record meet on one partition), every pre-framed message to its
+   topic, every record that could not be mapped to the dead-letter topic
+   (original bytes, stage ``source:<name>``, the mapper's reason) — and all of
+   it acknowledged by Kafka (acks=all);
+2. the position of each source partition is saved (:class:`~connectors.positions.SourcePositions`);
+3. the source's ``committed`` hook runs.
+
+A crash between 1 and 2 makes the restarted source read those records again:
+they are published again with the same identities (their events hash the
+same), and the router drops the repeats and counts them. Nothing read is lost.
+
+A poll that raises :class:`~connectors.errors.SourceUnavailableError` (or any
+error) is retried with exponential backoff; after ``errors.retry.timeout`` of
+continuous failure the runner marks itself FAILED and stops polling until
+restarted. With ``errors.tolerance: none`` an unmappable record fails the
+connector instead of being dead-lettered (records before it are published).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from mode import Service
+
+from connectors.base import Source, SourceRecord
+from connectors.config import SourceConfig
+from connectors.positions import SourcePositions
+from connectors.runtime.status import ConnectorState, RunnerStats
+from schemas.codec import TopicSerializer
+from streams.deadletter import DeadLetter, DeadLetterPublisher
+from streams.failpoints import reach
+from streams.ingest_service import incoming_record
+from streams.metrics import SOURCE_EVENTS, SOURCE_RECORDS
+
+logger = logging.getLogger(__name__)
+SOURCE_HEADER = "tracebus.source.connector"
+RECORD_HEADER = "tracebus.source.record"
+
+
+class SourceFailedError(Exception):
+    """The source stopped for good (retry timeout, or a bad record under ``errors.tolerance: none``)."""
+
+
+class SourceRunner(Service):
+    def __init__(
+        self,
+        *,
+        source: Source,
+        config: SourceConfig,
+        producer: AIOKafkaProducer,
+        incoming: TopicSerializer,
+        dead_letters: DeadLetterPublisher,
+        positions: SourcePositions,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.config = config
+        self._producer = producer
+        self._incoming = incoming
+        self._dead_letters = dead_letters
+        self.positions = positions
+        self.stats = RunnerStats()
+        self.paused = False
+        self.source_started = asyncio.Event()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def lag(self) -> int | None:
+        return self.source.lag()
+
+    @property
+    def ready(self) -> bool:
+        return self.source_started.is_set()
+
+    @property
+    def state(self) -> ConnectorState:
+        if self.stats.failed:
+            return "FAILED"
+        if not self.source_started.is_set():
+            return "UNASSIGNED"
+        return "PAUSED" if self.paused else "RUNNING"
+
+    async def on_start(self) -> None:
+        await self.source.start(self.positions.load())
+        self.source_started.set()
+
+    async def on_stop(self) -> None:
+        await self.source.stop()
+
+    @Service.task
+    async def _run(self) -> None:
+        failing_since: float | None = None
+        attempt = 0
+        while not self.should_stop and not self.stats.failed:
+            if self.paused:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                records = await self.source.poll()
+                if records:
+                    await self.publish(records)
+                failing_since, attempt = None, 0
+            except SourceFailedError as exc:
+                self._fail(exc)
+            except Exception as exc:  # retried: a down system must hold the source back, not end it
+                self.stats.error(exc)
+                attempt += 1
+                failing_since = failing_since or time.monotonic()
+                if (time.monotonic() - failing_since) * 1000 > self.config.errors_retry_timeout:
+                    self._fail(exc)
+                    break
+                pause = min(self.config.errors_retry_delay_max_ms / 1000, 0.2 * 2 ** min(attempt, 20))
+                logger.warning("source %s: %s; retrying in %.1fs", self.config.name, exc, pause)
+                await asyncio.sleep(pause)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.stats.error(exc)
+        self.stats.failed = True
+        logger.error("source %s failed: %s (restart it to try again)", self.config.name, exc)
+
+    async def publish(self, records: Sequence[SourceRecord]) -> None:
+        """Steps 1–3 of the module docstring for one poll's records."""
+        name = self.config.name
+        done: list[SourceRecord] = []
+        sends = []
+        letters: list[DeadLetter] = []
+        events = 0
+        failure: SourceFailedError | None = None
+        for record in records:
+            if record.error is not None:
+                if self.config.errors_tolerance == "none":
+                    failure = SourceFailedError(f"record {record.identity}: {record.error.reason}: {record.error}")
+                    break
+                letters.append(self._letter(record))
+            headers = [(SOURCE_HEADER, name.encode()), (RECORD_HEADER, record.identity.encode()), *record.headers]
+            for event in record.events:
+                envelope = incoming_record(
+                    event,
+                    source=name,
+                    reporter=self.config.reporting_name,
+                    context=record.context,
+                    source_record=record.identity,
+                )
+                value = self._incoming.serialize(envelope)
+                sends.append(
+                    await self._producer.send(
+                        self._incoming.topic, value, key=record.identity.encode(), headers=headers
+                    )
+                )
+                events += 1
+            for message in record.messages:
+                sends.append(
+                    await self._producer.send(
+                        message.topic, message.value, key=message.key, headers=list(message.headers)
+                    )
+                )
+            done.append(record)
+        await asyncio.gather(*sends)
+        await self._dead_letters.publish(letters)
+        reach("source.after-publish")
+        latest: dict[str, Any] = {}
+        for record in done:
+            latest[record.partition] = record.offset
+        await asyncio.to_thread(self.positions.save, latest)
+        await self.source.committed(done)
+        self.stats.count(records=len(done), events=events, dead_letters=len(letters))
+        SOURCE_RECORDS.labels(name, "published").inc(len(done) - len(letters))
+        SOURCE_RECORDS.labels(name, "dead-lettered").inc(len(letters))
+        SOURCE_EVENTS.labels(name).inc(events)
+        if failure is not None:
+            raise failure
+
+    def _letter(self, record: SourceRecord) -> DeadLetter:
+        assert record.error is not None
+        return DeadLetter(
+            key=record.identity.encode(),
+            value=record.raw,
+            stage=f"source:{self.config.name}",
+            reason=record.error.reason,
+            message=str(record.error),
+            error_class=type(record.error).__name__,
+            connector=self.config.name,
+            original_headers=(
+                (RECORD_HEADER, record.identity.encode()),
+                ("tracebus.source.partition", record.partition.encode()),
+            ),
+        )
