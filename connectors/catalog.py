@@ -6,4 +6,11 @@ conformance suite.
 
 from __future__ import annotations
 
+import connectors.bridge.connector
+import connectors.epcis_export.connector
+import connectors.file.source
+import connectors.files.connector
+import connectors.http.source
+import connectors.kafka_sink.connector
+import connectors.postgres
 import connectors.webhook.connector  # noqa: F401

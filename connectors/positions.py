@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -34,7 +35,9 @@ class SourcePositions:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None)
+        # the runner saves from a worker thread (never two at once): one connection, guarded by a lock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -44,7 +47,8 @@ class SourcePositions:
         return cls(state_dir / "positions.sqlite")
 
     def load(self) -> dict[str, Any]:
-        rows = self._db.execute("SELECT partition, position FROM positions").fetchall()
+        with self._lock:
+            rows = self._db.execute("SELECT partition, position FROM positions").fetchall()
         return {partition: json.loads(position) for partition, position in rows}
 
     def save(self, positions: Mapping[str, Any]) -> None:
@@ -73,26 +77,33 @@ class SourcePositions:
             )
 
     def marked(self, kind: str, key: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT detail FROM marks WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT detail FROM marks WHERE kind = ? AND key = ?", (kind, key)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
     def marks(self, kind: str) -> dict[str, dict[str, Any]]:
-        rows = self._db.execute("SELECT key, detail FROM marks WHERE kind = ?", (kind,)).fetchall()
+        with self._lock:
+            rows = self._db.execute("SELECT key, detail FROM marks WHERE kind = ?", (kind,)).fetchall()
         return {key: dict(json.loads(detail)) for key, detail in rows}
 
     def close(self) -> None:
         self._db.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
         self._db = db
+        self._lock = lock
 
     def __enter__(self) -> None:
+        self._lock.acquire()
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        try:
+            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self._lock.release()

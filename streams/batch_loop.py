@@ -138,6 +138,10 @@ class BatchLoopService(Service):
             self.after_poll(consumer)
             if not batch:
                 continue
+            if self.paused:  # a fetch in flight when the pause began still returns: take those records again later
+                for tp, messages in batch.items():
+                    consumer.seek(tp, messages[0].offset)
+                continue
             try:
                 await self.process(consumer, batch)
                 self.stats.batches += 1

@@ -16,7 +16,9 @@ they are published again with the same identities (their events hash the
 same), and the router drops the repeats and counts them. Nothing read is lost.
 
 A poll that raises :class:`~connectors.errors.SourceUnavailableError` (or any
-error) is retried with exponential backoff; after ``errors.retry.timeout`` of
+error) is retried with exponential backoff, and so is a publish that fails
+(the same records are published again; the source is not polled until they
+are through); after ``errors.retry.timeout`` of
 continuous failure the runner marks itself FAILED and stops polling until
 restarted. With ``errors.tolerance: none`` an unmappable record fails the
 connector instead of being dead-lettered (records before it are published).
@@ -107,14 +109,18 @@ class SourceRunner(Service):
     async def _run(self) -> None:
         failing_since: float | None = None
         attempt = 0
+        pending: Sequence[SourceRecord] = ()  # polled but not yet published: published again, never re-polled
         while not self.should_stop and not self.stats.failed:
             if self.paused:
                 await asyncio.sleep(0.1)
                 continue
             try:
-                records = await self.source.poll()
-                if records:
-                    await self.publish(records)
+                if not pending:
+                    pending = await self.source.poll()
+                    continue  # a pause that began during the poll holds these records back
+                if pending:
+                    await self.publish(pending)
+                    pending = ()
                 failing_since, attempt = None, 0
             except SourceFailedError as exc:
                 self._fail(exc)

@@ -52,9 +52,7 @@ def bus_settings(bootstrap: str, **overrides: Any) -> Settings:
         webhook_backoff_initial_s=0.1,
         webhook_backoff_max_s=0.5,
         connectors_dir=overrides.pop("connectors_dir", None),
-        connector_state_dir=overrides.pop(
-            "connector_state_dir", Path(tempfile.mkdtemp(prefix="tracebus-connectors-"))
-        ),
+        connector_state_dir=overrides.pop("connector_state_dir", Path(tempfile.mkdtemp(prefix="tracebus-connectors-"))),
         **overrides,
     )
 

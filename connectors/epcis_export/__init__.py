@@ -1,0 +1,1 @@
+"""EPCIS 2.0 document export: each delivered batch as one ``EPCISDocument`` JSON-LD file."""
