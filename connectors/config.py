@@ -29,7 +29,8 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Final, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -175,13 +176,18 @@ def public_config(config: ConnectorConfig) -> dict[str, Any]:
     """The config as the API and CLI show it: Kafka Connect key names, every secret masked."""
     shown = config.model_dump(mode="json", by_alias=True, exclude_defaults=False)
     for name, field in type(config).model_fields.items():
-        if getattr(config, name) is not None and _is_secret(field.annotation):
-            shown[field.alias or name] = MASK
+        value = getattr(config, name)
+        if value is not None and _is_secret(field.annotation):
+            key = field.alias or name
+            shown[key] = {k: MASK for k in value} if isinstance(value, dict) else MASK
     return shown
 
 
 def _is_secret(annotation: Any) -> bool:
-    return annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ())
+    """Whether a field holds a secret anywhere in its type (``Secret``, ``Secret | None``, ``dict[str, Secret]``)."""
+    if annotation is SecretStr:
+        return True
+    return any(_is_secret(argument) for argument in get_args(annotation))
 
 
 def field_descriptions(model: type[ConnectorConfig]) -> list[dict[str, Any]]:
@@ -214,8 +220,26 @@ def _jsonable(value: Any) -> Any:
 
 
 def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if not getattr(annotation, "__args__", None) else None
-    return text or str(annotation).replace("typing.", "").replace("pydantic.types.", "")
+    """A readable type for ``config_fields``: ``string``, ``integer``, ``secret``, ``list of string`` …"""
+    origin, arguments = get_origin(annotation), get_args(annotation)
+    if annotation is SecretStr:
+        return "secret"
+    if origin is Annotated:
+        return _type_name(arguments[0])
+    if origin is Literal:
+        return "one of " + "|".join(str(a) for a in arguments)
+    if origin in (Union, UnionType):
+        named = [_type_name(a) for a in arguments if a is not type(None)]
+        optional = " (optional)" if type(None) in arguments else ""
+        return " or ".join(named) + optional
+    if origin is list:
+        return f"list of {_type_name(arguments[0])}"
+    if origin is dict:
+        return f"map of {_type_name(arguments[0])} to {_type_name(arguments[1])}"
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "path"}
+    if annotation in simple:
+        return simple[annotation]
+    return getattr(annotation, "__name__", str(annotation)).lower()
 
 
 def load_config_file(path: Path) -> list[dict[str, Any]]:
