@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -73,6 +73,9 @@ class BatchLoopService(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self.stats = LoopStats()
         self.paused = False
+        self.reset_to: Literal["earliest", "latest"] | int | None = None
+        """Set before start to move the group's offsets on the first assignment (start, end, or a time in ms)."""
+        self.applied_reset: dict[TopicPartition, int] = {}
 
     def pause(self) -> None:
         self.paused = True
@@ -136,6 +139,10 @@ class BatchLoopService(Service):
             self._apply_pause(consumer)
             batch = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
             self.after_poll(consumer)
+            if self.reset_to is not None and consumer.assignment():
+                # as a member: brokers refuse commits from outside a group that still lists a stopped member
+                await self._apply_reset(consumer, self.reset_to)
+                continue
             if not batch:
                 continue
             if self.paused:  # a fetch in flight when the pause began still returns: take those records again later
@@ -152,6 +159,23 @@ class BatchLoopService(Service):
                 for tp, messages in batch.items():
                     consumer.seek(tp, messages[0].offset)
                 await asyncio.sleep(self._retry_pause_s)
+
+    async def _apply_reset(self, consumer: AIOKafkaConsumer, to: Literal["earliest", "latest"] | int) -> None:
+        partitions = sorted(consumer.assignment())
+        if to == "earliest":
+            targets = dict(await consumer.beginning_offsets(partitions))
+        elif to == "latest":
+            targets = dict(await consumer.end_offsets(partitions))
+        else:
+            found = await consumer.offsets_for_times({tp: to for tp in partitions})
+            ends = await consumer.end_offsets(partitions)
+            targets = {tp: found[tp].offset if found.get(tp) is not None else ends[tp] for tp in partitions}
+        for tp, offset in targets.items():
+            consumer.seek(tp, int(offset))
+        await consumer.commit({tp: int(offset) for tp, offset in targets.items()})
+        self.applied_reset = {tp: int(offset) for tp, offset in targets.items()}
+        self.reset_to = None
+        logger.info("%s %s: offsets reset to %s", self.name_for_logs, self._group_id, to)
 
     def _apply_pause(self, consumer: AIOKafkaConsumer) -> None:
         assigned = consumer.assignment()

@@ -42,7 +42,7 @@ from streams.reference import ReferenceTables
 from streams.replay import replay_range
 from streams.router_service import RouterService
 from streams.settings import KafkaSettings, Settings
-from streams.sinks import RetryPolicy, SinkRunner
+from streams.sinks import RetryPolicy, RetryTopic, SinkRunner
 from streams.state.batch import TABLES
 from streams.state.changelog import ChangeloggedState
 from streams.state.store import StateStore
@@ -247,28 +247,44 @@ class Bus(Service):
             )
 
     def _make_sink(self, subscription: Subscription) -> SinkRunner:
+        """A webhook runner: a few attempts in line, then the subscriber's retry topic, then dead letters."""
         settings = self.settings
-        assert subscription.webhook is not None
+        webhook = subscription.webhook
+        assert webhook is not None
         assert self.registry is not None
-        sink = WebhookSink(
-            subscription.name,
-            str(subscription.webhook.url),
-            subscription.webhook.token(),
-            timeout_s=settings.webhook_timeout_s,
-        )
+        assert self.producer is not None
+        name = subscription.name
+
+        def sink() -> WebhookSink:
+            return WebhookSink(name, str(webhook.url), webhook.token(), timeout_s=settings.webhook_timeout_s)
+
+        retry_topic = None
+        if settings.webhook_retry_topic_attempts > 0:
+            retry_topic = RetryTopic(
+                topic=settings.topic(f"retry.{name}"),
+                group_id=settings.group(f"sink-{name}-retry"),
+                producer=self.producer,
+                sink=sink(),  # the retry lane's own instance: the lanes write concurrently
+                policy=RetryPolicy(
+                    max_attempts=settings.webhook_retry_topic_attempts,
+                    initial_s=settings.webhook_retry_backoff_initial_s,
+                    max_s=settings.webhook_retry_backoff_max_s,
+                ),
+            )
         return SinkRunner(
-            sink=sink,
+            sink=sink(),
             kafka=self.kafka,
-            group_id=settings.group(f"sink-{subscription.name}"),
-            topic=self.subscription_topic(subscription.name),
+            group_id=settings.group(f"sink-{name}"),
+            topic=self.subscription_topic(name),
             deserializer=Deserializer(self.registry, reader_schema=self.canonical.codec.schema_text),
             dead_letters=self.dead_letters,
             retry=RetryPolicy(
-                max_attempts=settings.webhook_max_attempts,
+                max_attempts=settings.webhook_inline_attempts,
                 initial_s=settings.webhook_backoff_initial_s,
                 max_s=settings.webhook_backoff_max_s,
             ),
             max_batch=settings.webhook_max_events,
+            retry_topic=retry_topic,
             loop=self.loop,
             beacon=self.beacon,
         )

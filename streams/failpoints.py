@@ -22,7 +22,7 @@ The points (each is one call in the named place):
     re-reads a batch whose state says "seen, delivered": nothing of it is sent
     again (its undecodable records are dead-lettered again).
 ``sink.during-delivery``
-    :meth:`streams.sinks.SinkRunner._write_with_retries`, after the sink's
+    :meth:`streams.sinks.SinkRunner._write_once` (either lane: the main one or the retry topic's), after the sink's
     ``write`` returned (for the webhook sink: the subscriber answered 2xx) and
     before the runner commits the batch's offsets. A restart delivers the batch
     again (the subscriber sees the same ``Idempotency-Key`` and identities).

@@ -46,6 +46,17 @@ DELIVERED_EVENTS = Counter(
     "tracebus_sink_delivered_events_total", "Events a sink wrote durably (offsets then committed).", ["sink"]
 )
 DELIVERY_SECONDS = Histogram("tracebus_sink_write_duration_seconds", "Duration of one sink write.", ["sink"])
+PARKED_EVENTS = Counter(
+    "tracebus_sink_parked_events_total",
+    "Events appended to a sink's retry topic, by reason: retriable (in-line attempts failed), "
+    "retry-failed (an attempt from the retry topic failed), held-behind (an earlier event of its key is parked).",
+    ["sink", "reason"],
+)
+PARKED_KEYS = Gauge(
+    "tracebus_sink_parked_keys",
+    "Keys (trace keys) with events parked on a sink's retry topic, in this process.",
+    ["sink"],
+)
 READY = Gauge("tracebus_ready", "1 when every component of this process reports ready.")
 SOURCE_RECORDS = Counter(
     "tracebus_source_records_total", "Native records read by a source connector, by outcome.", ["connector", "outcome"]

@@ -92,9 +92,21 @@ class Settings(BaseSettings):
     """Events whose time is further in the future than this are rejected as malformed."""
     webhook_max_events: int = Field(default=50, ge=1, le=500)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
-    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_inline_attempts: int = Field(default=3, ge=1)
+    """Attempts of a batch in line (holding back its subscriber's partition) before it is parked on the
+    subscriber's retry topic (streams/retry_lane.py). Pauses between them: webhook_backoff_*."""
+    webhook_max_attempts: int | None = Field(default=None, ge=1)
+    """Former name of webhook_inline_attempts, still honoured: when set (and the new name is not), it is
+    the number of attempts in line."""
     webhook_backoff_initial_s: float = Field(default=0.5, gt=0)
     webhook_backoff_max_s: float = Field(default=30.0, gt=0)
+    webhook_retry_topic_attempts: int = Field(default=10, ge=0)
+    """Attempts of a parked event from the retry topic before it is dead-lettered (reason
+    ``retries-exhausted``); 0 disables the retry topic: a batch whose in-line attempts fail is dead-lettered."""
+    webhook_retry_backoff_initial_s: float = Field(default=5.0, gt=0)
+    """Wait before the first attempt from the retry topic; doubled at each further attempt."""
+    webhook_retry_backoff_max_s: float = Field(default=300.0, gt=0)
+    """Longest wait between two attempts from the retry topic."""
 
     @model_validator(mode="before")
     @classmethod
@@ -107,6 +119,8 @@ class Settings(BaseSettings):
             ):
                 if data.get(field) is None and os.environ.get(variable):
                     data = {**data, field: os.environ[variable]}
+            if data.get("webhook_max_attempts") is not None and data.get("webhook_inline_attempts") is None:
+                data = {**data, "webhook_inline_attempts": data["webhook_max_attempts"]}
         return data
 
     def effective_kafka(self) -> KafkaSettings:

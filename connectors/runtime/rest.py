@@ -25,6 +25,7 @@ Errors are RFC 7807 problem documents; a refused config answers 400 with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -33,10 +34,11 @@ import orjson
 from aiohttp import web
 
 from connectors.config import public_config
-from connectors.errors import ConnectorConfigError, UnknownConnectorError
+from connectors.errors import ConnectorConfigError, ConnectorError, UnknownConnectorError
 from connectors.registry import spec, specs
 from connectors.runtime.worker import ConnectorWorker
 
+logger = logging.getLogger(__name__)
 Backfill = Callable[[str, int, int], Awaitable[dict[str, Any]]]
 """(subscription, from ms, to ms) → a report of what was re-routed."""
 
@@ -68,6 +70,11 @@ def _guarded(handler: Handler) -> Handler:
             return _refused(exc)
         except ValueError as exc:
             return _problem(400, "Bad request", str(exc))
+        except ConnectorError as exc:
+            return _problem(409, "Operation failed", str(exc))
+        except Exception as exc:  # the API answers with a problem document, never a bare 500 page
+            logger.exception("management request %s %s failed", request.method, request.path)
+            return _problem(500, "Internal error", f"{type(exc).__name__}: {exc}")
 
     return guarded
 

@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,15 +179,20 @@ class ConnectorWorker(Service):
         """Stop the instance's runner and start a fresh one from the same config (a FAILED one too)."""
         instance = self.instance(name, subscription=subscription)
         await self._stop_runner(instance)
-        if instance.remake is not None:  # an adopted subscription sink
-            instance.runner = instance.remake()
-        else:
-            assert instance.spec is not None
-            assert instance.config is not None
-            instance.runner = self._runner(instance.spec, instance.config)
-        instance.stopped = False
-        await self.add_runtime_dependency(instance.runner)
+        await self._start_runner(instance, self._fresh_runner(instance))
         return instance
+
+    def _fresh_runner(self, instance: Instance) -> Runner:
+        if instance.remake is not None:  # an adopted subscription sink
+            return instance.remake()
+        assert instance.spec is not None
+        assert instance.config is not None
+        return self._runner(instance.spec, instance.config)
+
+    async def _start_runner(self, instance: Instance, runner: Runner) -> None:
+        instance.runner = runner
+        instance.stopped = False
+        await self.add_runtime_dependency(runner)
 
     async def stop_instance(self, name: str, *, subscription: bool = False) -> None:
         """Kafka Connect's STOPPED: the runner is shut down, the config kept; needed before an offset reset."""
@@ -230,16 +236,28 @@ class ConnectorWorker(Service):
         """
         instance = self.instance(name, subscription=subscription)
         await self._stop_runner(instance)
-        runner = instance.runner
-        if isinstance(runner, SourceRunner):
+        if isinstance(instance.runner, SourceRunner):
             if to != "earliest":
                 raise ConnectorConfigError("a source's positions can only be reset to the start (earliest)")
-            forgotten = await asyncio.to_thread(runner.positions.reset)
-            result: dict[str, Any] = {"kind": "source", "forgotten_partitions": forgotten}
-        else:
-            result = {"kind": "sink", "partitions": await self._move_group(runner, to)}
-        await self.restart_instance(name, subscription=subscription)
-        return result
+            forgotten = await asyncio.to_thread(instance.runner.positions.reset)
+            await self.restart_instance(name, subscription=subscription)
+            return {"kind": "source", "forgotten_partitions": forgotten}
+        fresh = self._fresh_runner(instance)
+        assert isinstance(fresh, SinkRunner)
+        fresh.reset_to = to  # applied by the new runner as a group member, before it delivers anything
+        await self._start_runner(instance, fresh)
+        deadline = time.monotonic() + self.kafka.session_timeout_ms / 1000 + 60
+        while fresh.reset_to is not None and time.monotonic() < deadline:  # noqa: ASYNC110 - the reset is applied inside the consumer loop; polled
+            await asyncio.sleep(0.2)
+        if fresh.reset_to is not None:
+            raise ConnectorError(f"{name}: the offset reset was not applied in time (is the group joined?)")
+        return {
+            "kind": "sink",
+            "partitions": [
+                {"topic": tp.topic, "partition": tp.partition, "offset": offset}
+                for tp, offset in sorted(fresh.applied_reset.items())
+            ],
+        }
 
     # --- internals -------------------------------------------------------------------------
 
@@ -332,25 +350,6 @@ class ConnectorWorker(Service):
                 committed = await consumer.committed(tp)
                 rows.append({"topic": tp.topic, "partition": tp.partition, "committed": committed, "end": ends[tp]})
             return rows
-        finally:
-            await consumer.stop()
-
-    async def _move_group(self, runner: SinkRunner, to: Literal["earliest", "latest"] | int) -> list[dict[str, Any]]:
-        consumer = make_consumer(self.kafka, group_id=runner.group_id)
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(t, p) for t in runner.topics for p in sorted(await _partitions(consumer, t))]
-            if to == "earliest":
-                targets = await consumer.beginning_offsets(partitions)
-            elif to == "latest":
-                targets = await consumer.end_offsets(partitions)
-            else:
-                found = await consumer.offsets_for_times({tp: to for tp in partitions})
-                ends = await consumer.end_offsets(partitions)
-                targets = {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in partitions}
-            consumer.assign(partitions)
-            await consumer.commit({tp: int(offset) for tp, offset in targets.items()})
-            return [{"topic": tp.topic, "partition": tp.partition, "offset": int(targets[tp])} for tp in partitions]
         finally:
             await consumer.stop()
 

@@ -4,7 +4,10 @@ It serves ``POST /hooks/{subscription}`` on loopback, verifies
 ``GS1-Signature`` with the token configured for that subscription, and keeps
 a raw log of every request (subscription, identities, verified or not,
 status answered) for tests to check delivery against. It can be told to fail
-the next N requests, to exercise retries.
+requests, to exercise retries: the next N of a subscription (``fail_next``),
+every Nth (``fail_every``, counted per subscription over signed requests), or
+whichever a test's ``refuse`` hook picks from the events it carries (say, the
+events of one trace key, for a while).
 """
 
 from __future__ import annotations
@@ -52,7 +55,11 @@ class WebhookReceiver:
         self._on_delivery = on_delivery
         self.deliveries: list[ReceivedDelivery] = []
         self.fail_next: dict[str, int] = {}
+        self.fail_every: dict[str, int] = {}
         self.fail_status = 503
+        self.refuse: Callable[[str, list[dict[str, Any]]], int | None] | None = None
+        """(subscription, the request's events) → a status to answer instead of 200, or None to accept."""
+        self._signed: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.arrived = asyncio.Event()
@@ -64,13 +71,20 @@ class WebhookReceiver:
         signature_ok = token is not None and verify_signature(body, token, request.headers.get(SIGNATURE_HEADER))
         ids = parse_event_ids_header(request.headers.get(EVENT_IDS_HEADER, ""))
         status = 200 if signature_ok else 401
-        if signature_ok and self.fail_next.get(subscription, 0) > 0:
-            self.fail_next[subscription] -= 1
-            status = self.fail_status
         events: list[dict[str, Any]] = []
         if signature_ok:
             document = orjson.loads(body)
             events = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            number = self._signed[subscription] = self._signed.get(subscription, 0) + 1
+            every = self.fail_every.get(subscription, 0)
+            refused = self.refuse(subscription, events) if self.refuse is not None else None
+            if self.fail_next.get(subscription, 0) > 0:
+                self.fail_next[subscription] -= 1
+                status = self.fail_status
+            elif every > 0 and number % every == 0:
+                status = self.fail_status
+            elif refused is not None:
+                status = refused
         delivery = ReceivedDelivery(
             subscription=subscription,
             event_ids=ids,

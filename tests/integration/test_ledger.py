@@ -13,6 +13,11 @@ that SIGKILLs it on its Nth pass, then a last one without failpoints drains
 everything. ``test_two_workers_share_partitions_and_deliver_what_one_does``:
 two workers in one consumer group both get partitions and deliver the same
 sets as one worker on the same inputs.
+``test_ledger_with_a_receiver_refusing_every_nth_request``: the small ledger
+through one worker whose webhook receiver answers 503 to every 7th request,
+with one attempt in line, so failed batches go through the subscribers'
+retry topics (:mod:`streams.retry_lane`); the same expectations hold, and
+each subscriber receives each trace key's events in their routed order.
 
 The crash points the acceptance criterion names, in our order of work
 (route → send → state → offsets; the sink delivers later from the
@@ -285,6 +290,8 @@ async def drain(ex: Exchange, *, timeout_s: float, quiet_s: float = 2.0) -> None
     """
     watched = {ex.settings.group("router"): ex.topic("events.canonical")}
     watched.update({ex.settings.group(f"sink-{name}"): ex.topic(f"deliver.{name}") for name in WEBHOOK_SUBSCRIBERS})
+    # events parked for retry are done only once their retry topic is read to its end too
+    watched.update({ex.settings.group(f"sink-{name}-retry"): ex.topic(f"retry.{name}") for name in WEBHOOK_SUBSCRIBERS})
     tail = make_consumer(ex.kafka, group_id=None, max_poll_records=10_000)
     readers = {group: make_consumer(ex.kafka, group_id=group) for group in watched}
     await tail.start()
@@ -334,8 +341,10 @@ class Figures:
     recall: float
 
 
-def delivered_sets(receiver: WebhookReceiver) -> dict[str, Counter[str]]:
-    assert all(d.signature_ok and d.status == 200 for d in receiver.deliveries), "every request signed and accepted"
+def delivered_sets(receiver: WebhookReceiver, *, refusals: bool = False) -> dict[str, Counter[str]]:
+    """What each subscriber accepted; ``refusals``: the receiver answered 503 on purpose to some requests."""
+    answers = {200, receiver.fail_status} if refusals else {200}
+    assert all(d.signature_ok and d.status in answers for d in receiver.deliveries), "every request signed, answered"
     return {name: Counter(receiver.accepted_ids(name)) for name in WEBHOOK_SUBSCRIBERS}
 
 
@@ -345,9 +354,9 @@ def _describe(ledger: Ledger, identities: set[str]) -> str:
     return ", ".join(f"{i} (input {where.get(i)})" for i in shown) + (" …" if len(identities) > 5 else "")
 
 
-async def check(ex: Exchange, ledger: Ledger) -> Figures:
+async def check(ex: Exchange, ledger: Ledger, *, refusals: bool = False) -> Figures:
     """Every input accounted for: delivered to exactly its subscribers, dead-lettered with its reason, merged."""
-    received = delivered_sets(ex.receiver)
+    received = delivered_sets(ex.receiver, refusals=refusals)
     for name in WEBHOOK_SUBSCRIBERS:
         got, wanted = set(received[name]), ledger.delivered[name]
         missing, extra = wanted - got, got - wanted
@@ -409,6 +418,32 @@ async def check(ex: Exchange, ledger: Ledger) -> Figures:
         precision=precision,
         recall=recall,
     )
+
+
+async def key_order_breaks(ex: Exchange) -> dict[str, list[str]]:
+    """Per subscriber, the trace keys whose events were first accepted in another order than routed.
+
+    The routed order of a key is the order of its records on ``deliver.<name>`` (one partition); the
+    received order is the order of each delivery id's first 2xx at the receiver.
+    """
+    deserializer = Deserializer(ex.registry, reader_schema=CANONICAL_SCHEMA.read_text())
+    breaks: dict[str, list[str]] = {}
+    for name in WEBHOOK_SUBSCRIBERS:
+        routed: dict[bytes | None, list[str]] = {}
+        key_of: dict[str, bytes | None] = {}
+        for message in await read_topic(ex.kafka, ex.topic(f"deliver.{name}")):
+            record = await deserializer.decode_any(message.value)
+            delivery = str(record.get("observation_id") or record["event_id"])
+            if delivery not in key_of:
+                key_of[delivery] = message.key
+                routed.setdefault(message.key, []).append(delivery)
+        received: dict[bytes | None, list[str]] = {}
+        for delivery in dict.fromkeys(ex.receiver.accepted_ids(name)):
+            received.setdefault(key_of[delivery], []).append(delivery)
+        wrong = [str(key) for key, order in routed.items() if received.get(key, []) != order]
+        if wrong:
+            breaks[name] = wrong
+    return breaks
 
 
 def report(title: str, ledger: Ledger, figures: Figures, elapsed: float, extra: dict[str, Any]) -> None:
@@ -514,4 +549,48 @@ async def test_two_workers_share_partitions_and_deliver_what_one_does(broker: Em
             figures,
             time.monotonic() - started,
             {"router partitions": assignments, "one worker's redeliveries": solo_figures.redeliveries},
+        )
+
+
+FAIL_EVERY = 7
+
+
+async def test_ledger_with_a_receiver_refusing_every_nth_request(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """The ledger again, with every 7th webhook request answered 503 and one attempt in line: failed batches
+    go through the retry topics; each subscriber still gets exactly its events, each trace key in order."""
+    started = time.monotonic()
+    async with exchange(broker, tmp_path / "refusing") as ex:
+        for name in WEBHOOK_SUBSCRIBERS:
+            ex.receiver.fail_every[name] = FAIL_EVERY
+        ex.env.update(
+            {
+                "TRACEBUS_WEBHOOK_INLINE_ATTEMPTS": "1",
+                "TRACEBUS_WEBHOOK_RETRY_TOPIC_ATTEMPTS": "20",
+                "TRACEBUS_WEBHOOK_RETRY_BACKOFF_INITIAL_S": "0.1",
+                "TRACEBUS_WEBHOOK_RETRY_BACKOFF_MAX_S": "0.4",
+            }
+        )
+        ledger = generate(ex.serializer, SMALL_INPUTS, tag=ex.namespace)
+        await Worker(ex, "refused", state="state").start()
+        await publish(ex, ledger.messages)
+        await drain(ex, timeout_s=120)
+        drained = time.monotonic() - started
+        figures = await check(ex, ledger, refusals=True)
+        assert await key_order_breaks(ex) == {}, "a subscriber received a trace key's events out of order"
+        refused = {
+            name: sum(1 for d in ex.receiver.deliveries if d.subscription == name and d.status != 200)
+            for name in WEBHOOK_SUBSCRIBERS
+        }
+        parked = {name: await records_in(ex.kafka, ex.topic(f"retry.{name}")) for name in WEBHOOK_SUBSCRIBERS}
+        for name in ("all", "mara", "zhejiang"):
+            assert refused[name] > 0, f"{name}: no request was refused, the retry path was not exercised"
+            assert parked[name] > 0, f"{name}: nothing was parked"
+        # no crash here: a repeat could only come from a retry-topic commit lost on the way
+        assert all(n <= ex.settings.webhook_max_events for n in figures.redeliveries.values()), figures.redeliveries
+        report(
+            f"ledger: every {FAIL_EVERY}th webhook request refused",
+            ledger,
+            figures,
+            time.monotonic() - started,
+            {"refused requests": refused, "retry-topic records": parked, "drained at": f"{drained:.1f}s"},
         )

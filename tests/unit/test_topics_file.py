@@ -69,7 +69,9 @@ def test_shipped_topics_file_loads_and_documents_every_topic() -> None:
     assert state.copartitioned_with == "events.canonical"
     assert state.partitions == topics.spec("events.canonical").partitions
     assert topics.spec("schemas").configs() == {"cleanup.policy": "compact", "retention.ms": "-1"}
-    assert [t.name for t in topics.topics if t.is_template] == ["deliver.{subscription}"]
+    assert [t.name for t in topics.topics if t.is_template] == ["deliver.{subscription}", "retry.{subscription}"]
+    # a parked event goes to the retry partition of the same index as its delivery partition
+    assert topics.spec("retry.{subscription}").copartitioned_with == "deliver.{subscription}"
 
 
 def test_copartitioned_topics_with_different_partition_counts_are_refused(tmp_path: Path) -> None:
@@ -137,7 +139,7 @@ def test_concrete_topics_expand_templates_per_subscription(tmp_path: Path) -> No
 def test_concrete_topics_without_subscriptions_drop_templates() -> None:
     topics = load_topics(OPS_DIR / "topics.yaml")
     names = [t.name for t in concrete_topics(Settings(), topics, [])]
-    assert not any("{subscription}" in n or ".deliver." in n for n in names)
+    assert not any("{subscription}" in n or ".deliver." in n or ".retry." in n for n in names)
     assert names[:3] == ["tracebus.capture.raw", "tracebus.events.canonical", "tracebus.events.incoming"]
     assert "tracebus.deadletter" in names
     assert {"tracebus.state.router", "tracebus.schemas", "tracebus.events.provenance"} <= set(names)
@@ -151,5 +153,8 @@ def test_shipped_topics_for_shipped_subscription_names() -> None:
     )
     assert "tb.deliver.nmpa-drugs" in concrete
     assert concrete["tb.capture.raw"].configs == {"cleanup.policy": "delete", "retention.ms": str(400 * 86_400_000)}
-    # every declared topic once, the template once per subscription
-    assert len(concrete) == len(topics.topics) - 1 + 2
+    assert concrete["tb.retry.samr-all"] == ConcreteTopic(
+        "tb.retry.samr-all", 6, {"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000)}
+    )
+    # every declared topic once, each of the two templates once per subscription
+    assert len(concrete) == len(topics.topics) - 2 + 2 * 2
