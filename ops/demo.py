@@ -15,6 +15,7 @@ from streams.settings import Settings
 from streams.subscriptions import Subscription
 
 MASTER_DATA = Path(__file__).resolve().parent / "masterdata"
+SAMPLE_DROPS = Path(__file__).resolve().parent / "samples" / "drop"
 SAMPLE_SUFFIXES = {".jsonld": "application/ld+json", ".json": "application/json", ".xml": "application/xml"}
 
 
@@ -40,6 +41,42 @@ def print_ready(bus: Any) -> None:
     click.echo(f"tracebus is ready: API {url}  (POST {url}/capture)")
     click.echo(f"metrics {url}/metrics   health {url}/livez {url}/readyz")
     click.echo("press Ctrl-C to stop")
+
+
+def drop_sample_files(bus: Any) -> None:
+    """Copy ``ops/samples/drop/<connector>/*`` into that file-drop connector's directory, as a platform would.
+
+    A file already processed (same content, by digest) is recognised and set aside, not read again: a second
+    ``make run`` shows that, and feeds nothing twice.
+    """
+    import shutil
+
+    from connectors.file.source import FileSourceConfig
+
+    worker = bus.worker
+    if worker is None:
+        return
+    for folder in sorted(p for p in SAMPLE_DROPS.iterdir() if p.is_dir()):
+        instance = worker.connectors.get(folder.name)
+        if instance is None or not isinstance(instance.config, FileSourceConfig):
+            continue
+        target = Path(instance.config.file_path)
+        target.mkdir(parents=True, exist_ok=True)
+        for sample in sorted(folder.iterdir()):
+            staging = target / f".{sample.name}.part"  # hidden while copying: never read half-written
+            shutil.copyfile(sample, staging)
+            staging.rename(target / sample.name)
+            click.echo(f"dropped {sample.name} into {target} for connector {folder.name}")
+
+
+def print_connectors(bus: Any) -> None:
+    worker = bus.worker
+    if worker is None:
+        return
+    for refusal in worker.refused:
+        click.echo(f"connector refused: {refusal}")
+    for status in worker.statuses():
+        click.echo(f"connector {status['name']:<22} {status.get('connector.class', ''):<14} {status['state']}")
 
 
 async def feed_samples(api_url: str, folder: Path) -> None:

@@ -29,6 +29,7 @@ from streams.state.batch import BatchState
 from streams.steps.base import Emit, Fail, StepResult
 from streams.steps.dedupe import STEP as DEDUPE
 from streams.steps.dedupe import Deduplicator
+from streams.steps.personal import entitled, masked_copy, personal_keys
 from streams.steps.route import STEP as ROUTE
 from streams.steps.route import Router
 
@@ -109,12 +110,14 @@ class Pipeline:
         self._topics = dict(subscription_topics)
         self._provenance_topic = provenance_topic
         self._enricher = enricher
+        self._personal = {s.name: (s.personal_data, s.department) for s in router.subscriptions}
 
     def set_router(self, router: Router, subscription_topics: Mapping[str, str]) -> None:
         """Swap subscriptions between batches (live subscription changes)."""
         self.router = router
         self._topics = dict(subscription_topics)
         self._deduplicator.subscription_names = list(subscription_topics)
+        self._personal = {s.name: (s.personal_data, s.department) for s in router.subscriptions}
 
     async def prepare(self, messages: Sequence[ConsumerRecord]) -> None:
         """Fetch writer schemas the batch needs (the only awaited part of decoding)."""
@@ -181,8 +184,15 @@ class Pipeline:
         )
         if verdict.joined:  # lineage and archives: the merged observation, never to webhooks
             outcome.outgoing.append(Outgoing(self._provenance_topic, message.key, value, headers))
+        personal = personal_keys(record)
+        masked: bytes | None = None
         for name in fresh:
-            outcome.outgoing.append(Outgoing(self._topics[name], message.key, value, headers))
+            delivered = value
+            if personal and not entitled(*self._personal.get(name, (None, "")), record):
+                if masked is None:  # one masked serialization per event, whoever receives it
+                    masked = self._serializer.serialize(masked_copy(record, personal))
+                delivered = masked
+            outcome.outgoing.append(Outgoing(self._topics[name], message.key, delivered, headers))
             outcome.per_subscription[name] += 1
         if fresh:
             outcome.steps[(ROUTE, "emit")] += 1

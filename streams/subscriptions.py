@@ -210,6 +210,11 @@ class Subscription(BaseModel):
     description: str = ""
     filter: SubscriptionFilter = SubscriptionFilter()
     webhook: WebhookTarget | None = None
+    personal_data: Literal["entitled", "masked"] | None = Field(
+        default=None,
+        description="natural persons' ID numbers and phones (streams/steps/personal.py): entitled receives them, "
+        "masked never does; unset: only events its own department reported",
+    )
 
     def store_json(self) -> bytes:
         """The value written to the subscriptions topic: ``model_dump_json`` with secrets in clear."""

@@ -261,5 +261,6 @@ async def test_metrics_and_health(env: Env) -> None:
             "router": True,
             "api": True,
             "sink:all": True,
+            "connectors": True,
         }
     await asyncio.sleep(0)

@@ -30,7 +30,11 @@ async def test_api_only_process_captures_without_router_or_sinks(broker: Embedde
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{bus.api.url}/readyz") as response:
                 assert response.status == 200
-                assert orjson.loads(await response.read())["components"] == {"subscriptions": True, "api": True}
+                assert orjson.loads(await response.read())["components"] == {
+                    "subscriptions": True,
+                    "api": True,
+                    "connectors": True,
+                }
             headers = {"Content-Type": "application/ld+json"}
             async with session.post(f"{bus.api.url}/capture", data=document(shipping(1)), headers=headers) as response:
                 assert response.status == 202

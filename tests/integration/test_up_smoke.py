@@ -70,6 +70,8 @@ async def test_up_serves_delivers_and_stops_cleanly_on_sigint(tmp_path: Path) ->
             **os.environ,
             "TRACEBUS_SUBSCRIPTIONS_FILE": str(subscriptions),
             "TRACEBUS_NAMESPACE": "smoke",
+            "TRACEBUS_CONNECTORS_DIR": str(tmp_path / "no-connectors"),
+            "TRACEBUS_CONNECTOR_STATE_DIR": str(tmp_path / "connector-state"),
             "TRACEBUS_KAFKA__SESSION_TIMEOUT_MS": "6000",
             "TRACEBUS_KAFKA__HEARTBEAT_INTERVAL_MS": "300",
             "TRACEBUS_KAFKA__REBALANCE_TIMEOUT_MS": "6000",

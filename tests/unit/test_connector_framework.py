@@ -46,6 +46,8 @@ EXPECTED = {
     "postgres-source": ("source", "postgres"),
     "kafka-bridge": ("source", "bridge"),
 }
+PLATFORMS = ("MARA", "MIIT", "SAMR", "NATCM", "NMPA", "GACC", "MOFCOM")
+EXPECTED.update({f"{p.lower()}-platform": ("source", "file") for p in PLATFORMS})
 
 
 # --- config ---------------------------------------------------------------------------------------
@@ -128,6 +130,10 @@ def test_connectors_list_json_describes_every_class() -> None:
     for item in listed:
         assert set(item) >= {"name", "kind", "transport", "platform", "config_fields"}
         assert (item["kind"], item["transport"]) == EXPECTED[item["name"]]
+        if item["name"].endswith("-platform"):
+            assert item["platform"] == item["name"].removesuffix("-platform").upper(), "each platform's source"
+        else:
+            assert item["platform"] is None
         keys = {f["name"] for f in item["config_fields"]}
         assert {"name", "connector.class", "errors.tolerance", "errors.deadletterqueue.topic.name"} <= keys
         for field in item["config_fields"]:
@@ -314,3 +320,19 @@ async def test_tolerance_none_fails_at_the_bad_record_after_publishing_those_bef
         await runner.publish(records)
     assert [r.key for r in producer.sent] == [b"f:1"]
     assert runner.positions.load() == {"f": 1}
+
+
+def test_the_shipped_connector_files_are_valid() -> None:
+    from connectors.config import load_config_file
+    from streams.settings import OPS_DIR
+
+    files = sorted((OPS_DIR / "connectors").glob("*.yaml"))
+    assert files
+    names = []
+    for path in files:
+        for raw in load_config_file(path):
+            _, config = parse_any(raw, origin=str(path))
+            names.append(config.name)
+    assert len(names) == len(set(names)), "connector names are unique"
+    drops = {p.name for p in (OPS_DIR / "samples" / "drop").iterdir() if p.is_dir()}
+    assert drops <= set(names), "every sample drop folder feeds a shipped connector"
