@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from ops.demo import DemoReceiverService, feed_samples, load_sample_master_data, print_ready
+from ops.demo import (
+    DemoReceiverService,
+    drop_sample_files,
+    feed_samples,
+    load_sample_master_data,
+    print_connectors,
+    print_ready,
+    summarize_sources,
+)
 from streams.errors import BusError
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.topics import apply_topics, concrete_topics, load_topics, plan_topics
@@ -97,10 +105,14 @@ def up(
 
     async def after_ready(bus: Any) -> None:
         print_ready(bus)
+        print_connectors(bus)
         if samples:
             await load_sample_master_data(settings.model_copy(update={"bootstrap_servers": bootstrap}))
         if folder is not None and bus.api is not None and bus.api.url:
             await feed_samples(bus.api.url, folder)
+        if samples:
+            drop_sample_files(bus)
+            await summarize_sources(bus)
 
     extra = (DemoReceiverService.for_port(subscriptions, demo_receiver_port),) if demo_receiver else ()
     app = create_app(
@@ -190,12 +202,16 @@ def _register_command_groups() -> None:
     from ops.commands.identifiers import identifiers
     from ops.commands.masterdata import masterdata
     from ops.commands.replay import replay
+    from ops.commands.report import report
+    from ops.commands.samples import samples
 
     epcis.add_command(convert)
     main.add_command(bench)
     main.add_command(connectors)
     main.add_command(subscriptions)
     main.add_command(replay)
+    main.add_command(samples)
+    main.add_command(report)
     main.add_command(masterdata)
     main.add_command(identifiers)
     main.add_command(epcis)

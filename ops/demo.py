@@ -16,6 +16,7 @@ from streams.subscriptions import Subscription
 
 MASTER_DATA = Path(__file__).resolve().parent / "masterdata"
 SAMPLE_DROPS = Path(__file__).resolve().parent / "samples" / "drop"
+PLATFORM_SAMPLES = Path(__file__).resolve().parent / "samples" / "platforms"
 SAMPLE_SUFFIXES = {".jsonld": "application/ld+json", ".json": "application/json", ".xml": "application/xml"}
 
 
@@ -56,8 +57,10 @@ def drop_sample_files(bus: Any) -> None:
     worker = bus.worker
     if worker is None:
         return
-    for folder in sorted(p for p in SAMPLE_DROPS.iterdir() if p.is_dir()):
-        instance = worker.connectors.get(folder.name)
+    folders = [(p, p.name) for p in sorted(SAMPLE_DROPS.iterdir()) if p.is_dir()]
+    folders += [(p, f"{p.name}-platform") for p in sorted(PLATFORM_SAMPLES.iterdir()) if p.is_dir()]
+    for folder, connector in folders:
+        instance = worker.connectors.get(connector)
         if instance is None or not isinstance(instance.config, FileSourceConfig):
             continue
         target = Path(instance.config.file_path)
@@ -66,7 +69,35 @@ def drop_sample_files(bus: Any) -> None:
             staging = target / f".{sample.name}.part"  # hidden while copying: never read half-written
             shutil.copyfile(sample, staging)
             staging.rename(target / sample.name)
-            click.echo(f"dropped {sample.name} into {target} for connector {folder.name}")
+        click.echo(f"dropped {len(list(folder.iterdir()))} sample file(s) into {target} for connector {connector}")
+
+
+async def summarize_sources(bus: Any, *, settle_s: float = 3.0, limit_s: float = 90.0) -> None:
+    """Once the sources have read what was dropped (their counts stop moving), print what each one did."""
+    import asyncio
+    import time
+
+    worker = bus.worker
+    if worker is None:
+        return
+    started, last, steady_since = time.monotonic(), None, time.monotonic()
+    while time.monotonic() - started < limit_s:
+        counts = [(s["name"], s.get("records"), s.get("events")) for s in worker.statuses() if s["kind"] == "source"]
+        if counts != last:
+            last, steady_since = counts, time.monotonic()
+        elif time.monotonic() - steady_since >= settle_s:
+            break
+        await asyncio.sleep(0.5)
+    for status in worker.statuses():
+        if status["kind"] == "source" and status.get("records"):
+            click.echo(
+                f"source {status['name']:<18} {status['records']:>4} native records → {status['events']:>4} events, "
+                f"{status['dead_letters']} dead-lettered"
+            )
+    click.echo(
+        "reconciliation (对账) per day: tracebus report sources --date 2026-11-06 (KAFKA_BOOTSTRAP_SERVERS="
+        f"{bus.kafka.bootstrap_servers})"
+    )
 
 
 def print_connectors(bus: Any) -> None:

@@ -9,6 +9,7 @@ csv        .csv                 one dict per data row (header row → keys); quo
 jsonl      .jsonl .ndjson       one JSON object per non-blank line
 json       .json .jsonld        an array of objects, ``{"records": [...]}``, or an EPCISDocument
 xml        .xml                 an EPCIS XML document → its events; other XML → one dict per child
+                                of the root (see below)
 xlsx       .xlsx                one dict per row of the first sheet (or ``file.sheet``)
 =========  ===================  ================================================================
 
@@ -16,6 +17,25 @@ Text formats are decoded with ``file.encoding``; ``auto`` accepts UTF-8 with or
 without BOM and otherwise GB18030, the superset of GBK and GB2312 that Chinese
 platforms' exports (Excel "CSV" saved on a Chinese Windows) use. An XML file
 declaring its encoding is read in that encoding.
+
+Other XML (a platform's own export, e.g. 码上放心 drug code associations): each
+element child of the root is one record, a dict built by these rules, which
+mappers of nested exports rely on:
+
+* the record's attributes are keys ``@name`` (namespace dropped, as in tags);
+* each child element is a key by its local name (namespace dropped); a child
+  with neither child elements nor attributes is its stripped text (``""`` when
+  empty), any other child is a dict by these same rules, to any depth;
+* a tag that occurs once under an element is a single value, a tag that occurs
+  several times a **list** of the values in document order (so a mapper of a
+  list that may have one element accepts both a value and a list);
+* the text of an element without child elements is under ``#text`` when the
+  element is a dict (a record, or an element with attributes); text mixed in
+  between child elements is dropped, as are comments and processing
+  instructions.
+
+``<r id="7"><code>A</code><code>B</code><to><uscc>9…</uscc></to><qty unit="箱">4</qty></r>``
+→ ``{"@id": "7", "code": ["A", "B"], "to": {"uscc": "9…"}, "qty": {"@unit": "箱", "#text": "4"}}``.
 
 A record that cannot be read (a bad JSON line, a CSV row longer than its
 header) is a :class:`Native` with ``error`` set, so it is dead-lettered alone.
@@ -248,14 +268,30 @@ def read_xml(data: bytes, encoding: FileEncoding) -> list[Native]:
     for child in root:
         if not isinstance(child.tag, str):
             continue
-        fields: dict[str, Any] = {f"@{_local(k)}": v for k, v in child.attrib.items()}
-        elements = [element for element in child if isinstance(element.tag, str)]
-        for element in elements:
-            fields[_local(element.tag)] = (element.text or "").strip()
-        if not elements and (child.text or "").strip():
-            fields["#text"] = (child.text or "").strip()
-        natives.append(Native(etree.tostring(child, encoding="utf-8", with_tail=False), fields=fields))
+        natives.append(Native(etree.tostring(child, encoding="utf-8", with_tail=False), fields=_xml_fields(child)))
     return natives
+
+
+def _xml_fields(element: Any) -> dict[str, Any]:
+    """An element as a dict (the rules in the module docstring): attributes, children, ``#text``."""
+    fields: dict[str, Any] = {f"@{_local(k)}": v for k, v in element.attrib.items()}
+    grouped: dict[str, list[Any]] = {}
+    for child in element:
+        if isinstance(child.tag, str):
+            grouped.setdefault(_local(child.tag), []).append(_xml_value(child))
+    for name, values in grouped.items():
+        fields[name] = values[0] if len(values) == 1 else values
+    text = (element.text or "").strip()
+    if not grouped and text:
+        fields["#text"] = text
+    return fields
+
+
+def _xml_value(element: Any) -> str | dict[str, Any]:
+    """A child element: its stripped text when it has no attributes and no child elements, else a dict."""
+    if len(element.attrib) == 0 and not any(isinstance(child.tag, str) for child in element):
+        return (element.text or "").strip()
+    return _xml_fields(element)
 
 
 def _epcis_xml(body: bytes, root: Any) -> list[Native]:

@@ -129,6 +129,8 @@ class FileSource(Source):
         return cls(config, context.state_dir)
 
     async def start(self, positions: dict[str, Any]) -> None:
+        if not self.config.file_path.exists():  # a drop folder nobody has used yet: create it, as spoolers do
+            self.config.file_path.mkdir(parents=True, exist_ok=True)
         if not self.config.file_path.is_dir():
             raise ConnectorConfigError(
                 f"{self.name}: file.path {self.config.file_path} is not a directory",

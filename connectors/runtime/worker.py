@@ -152,7 +152,11 @@ class ConnectorWorker(Service):
             if persist:
                 self._config_dir().mkdir(parents=True, exist_ok=True)
                 (self._config_dir() / f"{config.name}.json").write_text(json.dumps(dict(raw)), encoding="utf-8")
-        await self.add_runtime_dependency(instance.runner)
+        try:
+            await self.add_runtime_dependency(instance.runner)
+        except Exception as exc:  # kept, FAILED with its reason: the operator can fix the cause and restart it
+            _mark_failed(instance.runner, exc)
+            raise ConnectorError(f"{config.name}: could not start: {exc}") from exc
         return instance
 
     async def delete(self, name: str) -> None:
@@ -352,6 +356,14 @@ class ConnectorWorker(Service):
             return rows
         finally:
             await consumer.stop()
+
+
+def _mark_failed(runner: Runner, exc: BaseException) -> None:
+    if isinstance(runner, SourceRunner):
+        runner.stats.error(exc)
+        runner.stats.failed = True
+    else:
+        runner.stats.failed(exc)
 
 
 async def _partitions(consumer: Any, topic: str) -> set[int]:

@@ -26,6 +26,10 @@ Chains (which departments see what):
   to a distributor (NMPA) → to a pharmacy (NMPA);
 * ``import``: frozen beef cleared at Ningbo (GACC declaration, origin country, quarantine certificate) and
   received by the importer (GACC and SAMR's 进货台账: merge) → shipped to the wholesale market (SAMR).
+
+One record is broken on purpose: a MOFCOM stall shipment whose trace code the
+market's operator left out (it ends in the dead-letter topic, reason
+``missing-field``).
 """
 
 from __future__ import annotations
@@ -425,6 +429,8 @@ def build_world() -> World:
         )
         for stall in ("stall-li", "stall-zhao"):
             part = Decimal(b.rng.randint(60, 140))
+            # once, the market's operator leaves the trace code out: the record cannot be traced (a dead letter)
+            forgot = frozenset({"trace_code"}) if index == 2 and stall == "stall-zhao" else frozenset()
             b.add(
                 Movement(
                     b.next_id("M"),
@@ -437,7 +443,7 @@ def build_world() -> World:
                     biz["slaughterhouse"],
                     part,
                     "公斤",
-                    (b.report("MOFCOM", "MOFCOM-OUT-"),),
+                    (b.report("MOFCOM", "MOFCOM-OUT-", missing=forgot),),
                     biz["market"],
                     biz["market"],
                     biz[stall],

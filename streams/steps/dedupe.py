@@ -39,6 +39,9 @@ from streams.steps.vocabulary import bare_cbv
 STEP: Final = "dedupe"
 CORRECTION_OF_UNKNOWN: Final = "correction-of-unknown-event"
 _TIME: Final = struct.Struct(">q")
+_MAX_SLOTS: Final = 16
+"""Observations of one movement key opened within one window-wide time bucket (distinct-reporter narrowing and
+corrections can open several)."""
 
 
 def _digest(*parts: str) -> bytes:
@@ -112,9 +115,11 @@ class Deduplicator:
     ``seen``: event identity (or identity + declaration time for a correction) →
     first-seen time (8 bytes). ``observations``: observation key → JSON
     ``{id, t (event time), s (opened at), provenance, delivered, corrections, links}`` where ``delivered`` lists the
-    subscriptions that received the observation. The key is the movement key
-    for movements and the event identity otherwise, so every event costs two
-    state writes at most, however many subscriptions it reaches.
+    subscriptions that received the observation. The key is the movement key,
+    a window-wide time bucket of the observation's first event time and a slot
+    for movements (so reports arriving in any order find theirs), and the event
+    identity otherwise; every event costs two state writes at most, however
+    many subscriptions it reaches.
     """
 
     def __init__(self, settings: DedupeSettings, subscription_names: Sequence[str]) -> None:
@@ -127,10 +132,54 @@ class Deduplicator:
             return _digest(record["event_id"])
         return _digest(record["event_id"], "correction", declaration["declaration_time"])
 
-    @staticmethod
-    def observation_key(record: Mapping[str, Any]) -> bytes:
+    def _candidates(
+        self, match: str, event_time: int, partition: int, state: BatchState
+    ) -> list[tuple[bytes, dict[str, Any]]]:
+        """Every stored observation of movement ``match`` that may lie within the window of ``event_time``.
+
+        Observations are stored by movement key, time bucket (one window wide) and slot, so reports of one
+        movement may arrive in any order — a platform's export of last week after another's of today — and
+        still find theirs: it lies in the event's bucket or a neighbour. Slots are filled in order, so a
+        bucket's lookup stops at its first empty slot.
+        """
+        found = []
+        bucket = event_time // self.settings.window_ms
+        for near in (bucket, bucket - 1, bucket + 1):
+            for slot in range(_MAX_SLOTS):
+                key = _digest("movement", match, str(near), str(slot))
+                raw = state.get(OBSERVATIONS, partition, key)
+                if raw is None:
+                    break
+                found.append((key, orjson.loads(raw)))
+        return found
+
+    def _free_key(self, match: str, event_time: int, partition: int, state: BatchState) -> bytes:
+        bucket = event_time // self.settings.window_ms
+        for slot in range(_MAX_SLOTS):
+            key = _digest("movement", match, str(bucket), str(slot))
+            if state.get(OBSERVATIONS, partition, key) is None:
+                return key
+        return key  # a full bucket (never seen in practice): the last slot is reused
+
+    def _locate(
+        self, record: Mapping[str, Any], partition: int, state: BatchState, mine: Mapping[str, Any]
+    ) -> tuple[bytes, dict[str, Any] | None, bool]:
+        """(observation key, observation or None, whether the record is already one of its reports)."""
         match = movement_key(record)
-        return _digest("movement", match) if match is not None else _digest("event", record["event_id"])
+        if match is None:
+            key = _digest("event", record["event_id"])
+            raw = state.get(OBSERVATIONS, partition, key)
+            return key, (orjson.loads(raw) if raw is not None else None), raw is not None
+        event_time = int(record["event"]["event_time_ms"])
+        candidates = self._candidates(match, event_time, partition, state)
+        for key, observation in candidates:
+            if any(p["event_id"] == record["event_id"] for p in observation["provenance"]):
+                return key, observation, True
+        joinable = [(abs(event_time - int(o["t"])), k, o) for k, o in candidates if self._joins(o, mine, event_time)]
+        if joinable:
+            _, key, observation = min(joinable, key=lambda item: item[0])
+            return key, observation, False
+        return self._free_key(match, event_time, partition, state), None, False
 
     def check(
         self, record: dict[str, Any], partition: int, state: BatchState, now_ms: int, *, replay: bool = False
@@ -146,9 +195,7 @@ class Deduplicator:
         if already_seen and not replay:
             return Verdict(duplicate=True)
         mine = _provenance_of(record)
-        observation_key = self.observation_key(record)
-        raw = state.get(OBSERVATIONS, partition, observation_key)
-        observation: dict[str, Any] | None = orjson.loads(raw) if raw is not None else None
+        observation_key, observation, known = self._locate(record, partition, state, mine)
         if already_seen and observation is not None:
             record["observation_id"] = observation["id"]
             record["provenance"] = list(observation["provenance"])
@@ -157,12 +204,16 @@ class Deduplicator:
         correction = record["event"]["error_declaration"] is not None
         verdict = Verdict(observation_key=observation_key)
         if correction:
-            if observation is None:
+            if known and observation is not None:
+                verdict.correction_targets = frozenset(observation["delivered"])
+            else:  # a correction of an event never seen: its own observation, not another report's
                 record["flags"] = [*record["flags"], CORRECTION_OF_UNKNOWN]
                 observation = self._new(record, mine, now_ms)
-            else:
-                verdict.correction_targets = frozenset(observation["delivered"])
-        elif observation is not None and self._joins(observation, mine, record["event"]["event_time_ms"]):
+                match = movement_key(record)
+                if match is not None:
+                    observation_key = self._free_key(match, int(record["event"]["event_time_ms"]), partition, state)
+                    verdict.observation_key = observation_key
+        elif observation is not None:
             observation["provenance"].append(mine)
             verdict.joined = True
         else:
@@ -196,13 +247,15 @@ class Deduplicator:
         match = movement_key(record, step=counterpart_step) if counterpart_step else None
         if match is None:
             return
-        key = _digest("movement", match)
-        raw = state.get(OBSERVATIONS, partition, key)
-        if raw is None:
+        event_time = int(observation["t"])
+        nearby = [
+            (abs(int(o["t"]) - event_time), k, o)
+            for k, o in self._candidates(match, event_time, partition, state)
+            if abs(int(o["t"]) - event_time) <= self.settings.window_ms
+        ]
+        if not nearby:
             return
-        other = orjson.loads(raw)
-        if abs(int(other["t"]) - int(observation["t"])) > self.settings.window_ms:
-            return
+        _, key, other = min(nearby, key=lambda item: item[0])
         observation["links"] = [*observation.get("links", []), other["id"]]
         other["links"] = [*other.get("links", []), observation["id"]]
         state.put(OBSERVATIONS, partition, key, orjson.dumps(other))

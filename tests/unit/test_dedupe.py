@@ -203,3 +203,35 @@ def test_shipment_and_receipt_are_two_observations_linked_both_ways(store: State
     late = record(shipment("MARA", hours=1))
     assert dedupe.check(late, 0, batch, 12).joined
     assert late["linked_observations"] == [received["event_id"]]
+
+
+def test_reports_arriving_out_of_order_across_platforms_still_find_their_observation(store: StateStore) -> None:
+    """One platform exports a week at once, another later: each report must meet its own shipment."""
+    dedupe = Deduplicator(DedupeSettings(), ["a"])
+    days = (-192, -96, 0)  # three shipments of one trace code, four days apart
+    natcm = [record(shipment("NATCM", hours=h), "NATCM") for h in days]
+    nmpa = [record(shipment("NMPA", hours=h + 0.05), "NMPA") for h in days]
+    batch = BatchState(store)
+    for report in natcm:  # the whole of one platform's export first
+        assert not dedupe.check(report, 0, batch, 10).joined
+    commit(store, batch)
+    batch = BatchState(store)
+    for report, counterpart in zip(reversed(nmpa), reversed(natcm), strict=True):  # then the other's, newest first
+        assert dedupe.check(report, 0, batch, 11).joined
+        assert report["observation_id"] == counterpart["event_id"]
+    commit(store, batch)
+    assert store.count(OBSERVATIONS) == 3
+
+
+def test_two_observations_in_one_time_bucket_keep_separate_slots(store: StateStore) -> None:
+    dedupe = Deduplicator(DedupeSettings(require_distinct_reporters=True), ["a"])
+    batch = BatchState(store)
+    first, second = record(shipment("MOFCOM")), record(shipment("MOFCOM", hours=1))
+    dedupe.check(first, 0, batch, 10)
+    dedupe.check(second, 0, batch, 11)  # the same department again: its own observation (narrowing)
+    assert second["observation_id"] == second["event_id"]
+    late = record(shipment("MARA", hours=1.1), "MARA")
+    assert dedupe.check(late, 0, batch, 12).joined
+    assert late["observation_id"] == second["event_id"], "the nearest observation in time is joined"
+    commit(store, batch)
+    assert store.count(OBSERVATIONS) == 2

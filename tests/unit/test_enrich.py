@@ -317,7 +317,9 @@ def test_identity_event_and_trace_are_untouched_and_the_input_is_not_mutated(dat
 
 
 def test_enriched_records_encode_under_trace_event_v2(data: StaticReferenceTables) -> None:
-    records = [r for name in sorted((OPS_DIR / "samples").iterdir()) for r in sample_records(name.name)]
+    records = [
+        r for name in sorted((OPS_DIR / "samples").iterdir()) if name.is_file() for r in sample_records(name.name)
+    ]
     records.append(record_with(business_uscc=FARMER, product_category="0104", region_code="330104"))
     assert len(records) >= 8
     for record in records:

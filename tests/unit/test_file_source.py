@@ -160,6 +160,32 @@ def test_other_xml_is_one_record_per_child_with_attributes() -> None:
         read(b'<!DOCTYPE r [<!ENTITY x "y">]><r><a>&x;</a></r>', "r.xml")
 
 
+def test_other_xml_keeps_repeated_tags_as_lists_and_nested_elements_as_dicts() -> None:
+    text = (
+        '<导出 xmlns:x="urn:x"><记录 类型="包装">'
+        "<父码>P1</父码><子码><码>C1</码><码>C2</码><码>C3</码></子码><单码><码>U1</码></单码>"
+        "<收货方><名称>某医院</名称><x:信用代码>12330102</x:信用代码></收货方>"
+        '<数量 单位="箱">4</数量><备注/><!-- 注释 --><标签>a</标签><标签>b</标签>'
+        "</记录></导出>"
+    )
+    natives = read(text.encode(), "codes.xml")
+    assert natives[0].fields == {
+        "@类型": "包装",
+        "父码": "P1",
+        "子码": {"码": ["C1", "C2", "C3"]},  # repeated tag: a list, in document order
+        "单码": {"码": "U1"},  # once: a value
+        "收货方": {"名称": "某医院", "信用代码": "12330102"},  # nested: a dict, namespace dropped
+        "数量": {"@单位": "箱", "#text": "4"},  # a leaf with attributes keeps both
+        "备注": "",
+        "标签": ["a", "b"],
+    }
+
+
+def test_other_xml_nesting_is_kept_to_any_depth() -> None:
+    natives = read(b"<r><x><a><b><c>deep</c><c>er</c></b></a></x></r>", "deep.xml")
+    assert natives[0].fields == {"a": {"b": {"c": ["deep", "er"]}}}
+
+
 def xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:
     workbook = openpyxl.Workbook()
     workbook.remove(workbook.active)  # type: ignore[arg-type]
@@ -396,7 +422,12 @@ async def test_config_and_start_refusals(tmp_path: Path) -> None:
     assert caught.value.problems[0][0] == "file.encoding"
     with pytest.raises(ConnectorConfigError, match="mapper"):
         FileSource(config(tmp_path, mapper="nope"), tmp_path / "state")
-    source = FileSource(config(tmp_path / "missing"), tmp_path / "state")
+    missing = FileSource(config(tmp_path / "missing"), tmp_path / "state")
+    await missing.start({})  # a drop folder nobody used yet is created
+    assert (tmp_path / "missing").is_dir()
+    await missing.stop()
+    (tmp_path / "a-file").write_text("not a folder")
+    source = FileSource(config(tmp_path / "a-file"), tmp_path / "state")
     with pytest.raises(ConnectorConfigError) as start_caught:
         await source.start({})
     assert start_caught.value.problems[0][0] == "file.path"

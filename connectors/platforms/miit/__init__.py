@@ -1,0 +1,1 @@
+"""MIIT infant formula traceability platform: production batches and their shipments."""

@@ -1,0 +1,1 @@
+"""MOFCOM's 肉菜流通追溯 platform: daily JSON Lines exports of slaughterhouse, wholesale market and stall records."""

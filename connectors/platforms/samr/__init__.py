@@ -1,0 +1,1 @@
+"""SAMR (State Administration for Market Regulation) food-safety collaboration platform: business ledgers."""
