@@ -263,7 +263,15 @@ def load_text(tmp_path: Path, text: str) -> list[Subscription]:
 
 def test_shipped_subscriptions_file_loads() -> None:
     subscriptions = load_subscriptions(OPS_DIR / "subscriptions.yaml")
-    names = ["mofcom-circulation", "mara-origin", "nmpa-drugs", "samr-all", "gacc-recalls"]
+    names = [
+        "mofcom-circulation",
+        "mara-origin",
+        "nmpa-drugs",
+        "samr-all",
+        "gacc-recalls",
+        "hangzhou-city",
+        "natcm-herbs",
+    ]
     assert [s.name for s in subscriptions] == names
     by_name = {s.name: s for s in subscriptions}
     assert by_name["mara-origin"].filter.gs1_company_prefixes == ["6905555", "6901234"]
