@@ -74,7 +74,7 @@ class SinkRunner(BatchLoopService):
         sink: Sink,
         kafka: KafkaSettings,
         group_id: str,
-        topic: str,
+        topic: str | Sequence[str],
         deserializer: Deserializer,
         dead_letters: DeadLetterPublisher,
         retry: RetryPolicy,
@@ -82,7 +82,10 @@ class SinkRunner(BatchLoopService):
         retry_topic: RetryTopic | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(kafka=kafka, group_id=group_id, topics=[topic], max_records=max_batch, **kwargs)
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        if retry_topic is not None and len(topics) != 1:
+            raise ValueError("a sink with a retry topic reads exactly one topic (its subscription's)")
+        super().__init__(kafka=kafka, group_id=group_id, topics=topics, max_records=max_batch, **kwargs)
         self.sink = sink
         self._deserializer = deserializer
         self._dead_letters = dead_letters
@@ -96,7 +99,7 @@ class SinkRunner(BatchLoopService):
                 retry_topic,
                 kafka=kafka,
                 name=sink.name,
-                origin_topic=topic,
+                origin_topic=topics[0],
                 lot=self.lot,
                 deserializer=deserializer,
                 dead_letters=dead_letters,

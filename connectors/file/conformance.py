@@ -85,10 +85,10 @@ class FileSourceKit(SourceKit):
     def bad_config(self, name: str) -> tuple[dict[str, Any], str]:
         return {**self.config(name), "file.encoding": "latin-1"}, "file.encoding"
 
-    def _drop(self, data: bytes) -> str:
-        """Write ``data`` as a new CSV file (atomically: a hidden name, then a rename); return its short digest."""
+    def _drop(self, data: bytes, prefix: str = "movements", suffix: str = ".csv") -> str:
+        """Write ``data`` as a new file (atomically: a hidden name, then a rename); return its short digest."""
         self._files += 1
-        final = self.directory / f"movements-{self.salt}-{self._files:04d}.csv"
+        final = self.directory / f"{prefix}-{self.salt}-{self._files:04d}{suffix}"
         partial = self.directory / f".{final.name}.part"
         partial.write_bytes(data)
         os.replace(partial, final)
@@ -107,3 +107,19 @@ class FileSourceKit(SourceKit):
         self._drop(data)
         raw_line = data[len(BOM) :].split(b"\r\n")[1]
         return raw_line
+
+
+class PlatformFileKit(FileSourceKit):
+    """Base of the platform sources' kits: the platform's own defaults (mapper, pattern, format) apply."""
+
+    def config(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "connector.class": self.connector_class,
+            "file.path": str(self.directory),
+            "poll.interval.ms": 100,
+            "batch.max.records": 20,
+        }
+
+    def _drop_as(self, prefix: str, suffix: str, data: bytes) -> str:
+        return self._drop(data, prefix, suffix)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field
 
@@ -125,7 +125,8 @@ class FileSource(Source):
         self._stopping = asyncio.Event()
 
     @classmethod
-    def create(cls, config: FileSourceConfig, context: ConnectorContext) -> FileSource:
+    def create(cls, config: FileSourceConfig, context: ConnectorContext) -> Self:
+        """Also the platform sources' factory: they differ only in their config model's defaults."""
         return cls(config, context.state_dir)
 
     async def start(self, positions: dict[str, Any]) -> None:

@@ -296,7 +296,7 @@ class ConnectorWorker(Service):
             sink=sink,
             kafka=self.kafka,
             group_id=self.settings.group(f"connector-{config.name}"),
-            topic=self.settings.topic(config.topics[0]),
+            topic=[self.settings.topic(short) for short in config.topics],
             deserializer=Deserializer(self.registry, reader_schema=CANONICAL_SCHEMA.read_text()),
             dead_letters=dead_letters,
             retry=RetryPolicy(

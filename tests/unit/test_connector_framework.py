@@ -336,3 +336,30 @@ def test_the_shipped_connector_files_are_valid() -> None:
     assert len(names) == len(set(names)), "connector names are unique"
     drops = {p.name for p in (OPS_DIR / "samples" / "drop").iterdir() if p.is_dir()}
     assert drops <= set(names), "every sample drop folder feeds a shipped connector"
+
+
+def test_a_sink_connector_reads_every_topic_it_names(tmp_path: Path) -> None:
+    from connectors.runtime.worker import ConnectorWorker
+    from streams.settings import Settings
+    from streams.sinks import SinkRunner
+
+    settings = Settings(namespace="ns", connectors_dir=None, connector_state_dir=tmp_path)
+    worker = ConnectorWorker(
+        settings=settings,
+        kafka=settings.kafka,
+        producer=RecordingProducer(),
+        registry=EmbeddedRegistry(),
+        state_root=tmp_path,
+    )
+    spec, config = parse_any(
+        {
+            "name": "two-topics",
+            "connector.class": "jsonl-sink",
+            "topics": ["deliver.a", "deliver.b"],
+            "file.path": str(tmp_path / "out"),
+        }
+    )
+    runner = worker._runner(spec, config)
+    assert isinstance(runner, SinkRunner)
+    assert runner.topics == ["ns.deliver.a", "ns.deliver.b"]
+    assert runner.group_id == "ns-connector-two-topics"

@@ -8,14 +8,12 @@ this module.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import uuid
 from typing import Any, Final
 
 from lxml import etree
 
-from connectors.file.conformance import FileSourceKit
+from connectors.file.conformance import PlatformFileKit
 
 IMPORTER: Final = "91330206MA2B000781"
 
@@ -80,7 +78,7 @@ def declarations_file(declarations: list[Fields]) -> tuple[bytes, list[bytes]]:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), elements
 
 
-class GaccPlatformKit(FileSourceKit):
+class GaccPlatformKit(PlatformFileKit):
     connector_class = "gacc-platform"
 
     def __init__(self) -> None:
@@ -88,34 +86,17 @@ class GaccPlatformKit(FileSourceKit):
         # Numeric: the salt goes into declaration numbers, which are digits.
         self.number_salt = uuid.uuid4().int % 100_000_000
 
-    def config(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "connector.class": self.connector_class,
-            "file.path": str(self.directory),
-            "poll.interval.ms": 100,
-            "batch.max.records": 20,
-        }
-
     def bad_config(self, name: str) -> tuple[dict[str, Any], str]:
         return {**self.config(name), "file.format": "gacc-xml"}, "file.format"
 
-    def _drop_xml(self, data: bytes) -> str:
-        self._files += 1
-        final = self.directory / f"gacc-import-declarations-{self.salt}-{self._files:04d}.xml"
-        partial = self.directory / f".{final.name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, final)
-        return hashlib.sha256(data).hexdigest()[:16]
-
     async def put_good(self, count: int, *, start: int = 0) -> list[str]:
         data, _ = declarations_file([declaration_fields(n, self.number_salt) for n in range(start, start + count)])
-        digest = self._drop_xml(data)
+        digest = self._drop_as("gacc-import-declarations", ".xml", data)
         return [f"{digest}:{number}" for number in range(1, count + 1)]
 
     async def put_bad(self) -> bytes:
         bad = declaration_fields(999_999, self.number_salt)
         bad["表体"]["商品"][0]["成交数量"] = "四百"  # not a number: the mapper refuses it (bad-quantity)
         data, elements = declarations_file([bad])
-        self._drop_xml(data)
+        self._drop_as("gacc-import-declarations", ".xml", data)
         return elements[0]

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from connectors.file.readers import FileFormat
 from connectors.file.source import FileSource, FileSourceConfig
-from connectors.registry import ConnectorContext, register
+from connectors.registry import register
 from streams.subscriptions import Department
 
 
@@ -38,7 +38,3 @@ class GaccPlatformConfig(FileSourceConfig):
 )
 class GaccPlatformSource(FileSource):
     """GACC import food declarations (报关单, single-window XML) dropped in a directory, one event each."""
-
-    @classmethod
-    def create(cls, config: GaccPlatformConfig, context: ConnectorContext) -> GaccPlatformSource:  # type: ignore[override]
-        return cls(config, context.state_dir)

@@ -10,11 +10,9 @@ this module.
 
 from __future__ import annotations
 
-import hashlib
-import os
-from typing import Any, Final
+from typing import Final
 
-from connectors.file.conformance import FileSourceKit
+from connectors.file.conformance import PlatformFileKit
 from connectors.platforms.mara import mapper as m
 
 COOPERATIVE: Final = "93330109MA2B00027Q"
@@ -55,34 +53,17 @@ def gbk_csv(rows: list[dict[str, str]]) -> tuple[bytes, list[bytes]]:
     return b"\r\n".join([header, *lines]) + b"\r\n", lines
 
 
-class MaraPlatformKit(FileSourceKit):
+class MaraPlatformKit(PlatformFileKit):
     connector_class = "mara-platform"
-
-    def config(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "connector.class": self.connector_class,
-            "file.path": str(self.directory),
-            "poll.interval.ms": 100,
-            "batch.max.records": 20,
-        }
-
-    def _drop_csv(self, data: bytes) -> str:
-        self._files += 1
-        final = self.directory / f"mara-origin-exit-{self.salt}-{self._files:04d}.csv"
-        partial = self.directory / f".{final.name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, final)
-        return hashlib.sha256(data).hexdigest()[:16]
 
     async def put_good(self, count: int, *, start: int = 0) -> list[str]:
         data, _ = gbk_csv([origin_exit_row(number, self.salt) for number in range(start, start + count)])
-        digest = self._drop_csv(data)
+        digest = self._drop_as("mara-origin-exit", ".csv", data)
         return [f"{digest}:{number}" for number in range(1, count + 1)]
 
     async def put_bad(self) -> bytes:
         bad = origin_exit_row(999_999, self.salt)
         bad[m.QUANTITY] = "十二"  # not a number: the mapper refuses it (bad-quantity)
         data, lines = gbk_csv([bad])
-        self._drop_csv(data)
+        self._drop_as("mara-origin-exit", ".csv", data)
         return lines[0]

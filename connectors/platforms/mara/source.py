@@ -14,7 +14,7 @@ from pydantic import Field
 
 from connectors.file.readers import FileFormat
 from connectors.file.source import FileSource, FileSourceConfig
-from connectors.registry import ConnectorContext, register
+from connectors.registry import register
 from streams.subscriptions import Department
 
 
@@ -39,7 +39,3 @@ class MaraPlatformConfig(FileSourceConfig):
 )
 class MaraPlatformSource(FileSource):
     """MARA 农产品质量安全追溯 CSV exports (GBK) dropped in a directory, one event per row."""
-
-    @classmethod
-    def create(cls, config: MaraPlatformConfig, context: ConnectorContext) -> MaraPlatformSource:  # type: ignore[override]
-        return cls(config, context.state_dir)

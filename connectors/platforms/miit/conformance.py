@@ -8,13 +8,11 @@ renamed. Only test code imports this module.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from typing import Any, Final
 
 import orjson
 
-from connectors.file.conformance import FileSourceKit
+from connectors.file.conformance import PlatformFileKit
 from connectors.platforms.miit import records as r
 
 DAIRY: Final = {
@@ -47,29 +45,14 @@ def shipment(number: int, salt: str) -> dict[str, Any]:
     }
 
 
-class MiitPlatformKit(FileSourceKit):
+class MiitPlatformKit(PlatformFileKit):
     connector_class = "miit-platform"
-
-    def config(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "connector.class": self.connector_class,
-            "file.path": str(self.directory),
-            "poll.interval.ms": 100,
-            "batch.max.records": 20,
-        }
 
     def bad_config(self, name: str) -> tuple[dict[str, Any], str]:
         return {**self.config(name), "file.format": "miit-json"}, "file.format"
 
     def _drop_document(self, records: list[dict[str, Any]]) -> str:
-        data = r.document_bytes(records)
-        self._files += 1
-        final = self.directory / f"miit-formula-kit-{self.salt}-{self._files:04d}.json"
-        partial = self.directory / f".{final.name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, final)
-        return hashlib.sha256(data).hexdigest()[:16]
+        return self._drop_as("miit-formula-kit", ".json", r.document_bytes(records))
 
     async def put_good(self, count: int, *, start: int = 0) -> list[str]:
         digest = self._drop_document([shipment(number, self.salt) for number in range(start, start + count)])

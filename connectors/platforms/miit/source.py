@@ -14,7 +14,7 @@ from pydantic import Field
 
 from connectors.file.readers import FileFormat
 from connectors.file.source import FileSource, FileSourceConfig
-from connectors.registry import ConnectorContext, register
+from connectors.registry import register
 from streams.subscriptions import Department
 
 
@@ -42,7 +42,3 @@ class MiitPlatformConfig(FileSourceConfig):
 )
 class MiitPlatformSource(FileSource):
     """MIIT infant formula batches and shipments (JSON documents) dropped in a directory, one event per record."""
-
-    @classmethod
-    def create(cls, config: MiitPlatformConfig, context: ConnectorContext) -> MiitPlatformSource:  # type: ignore[override]
-        return cls(config, context.state_dir)

@@ -10,13 +10,11 @@ hidden ``.part`` name, then renamed. Only test code imports this module.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from typing import Any, Final
 
 import orjson
 
-from connectors.file.conformance import FileSourceKit
+from connectors.file.conformance import PlatformFileKit
 from connectors.platforms.mofcom import mapper as m
 
 SLAUGHTERHOUSE: Final = "91350200776049653A"
@@ -56,34 +54,17 @@ def jsonl(records: list[dict[str, Any]]) -> tuple[bytes, list[bytes]]:
     return b"".join(line + b"\n" for line in lines), lines
 
 
-class MofcomPlatformKit(FileSourceKit):
+class MofcomPlatformKit(PlatformFileKit):
     connector_class = "mofcom-platform"
-
-    def config(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "connector.class": self.connector_class,
-            "file.path": str(self.directory),
-            "poll.interval.ms": 100,
-            "batch.max.records": 20,
-        }
-
-    def _drop_jsonl(self, data: bytes) -> str:
-        self._files += 1
-        final = self.directory / f"mofcom-{self.salt}-{self._files:04d}.jsonl"
-        partial = self.directory / f".{final.name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, final)
-        return hashlib.sha256(data).hexdigest()[:16]
 
     async def put_good(self, count: int, *, start: int = 0) -> list[str]:
         data, _ = jsonl([slaughterhouse_exit(number, self.salt) for number in range(start, start + count)])
-        digest = self._drop_jsonl(data)
+        digest = self._drop_as("mofcom", ".jsonl", data)
         return [f"{digest}:{number}" for number in range(1, count + 1)]
 
     async def put_bad(self) -> bytes:
         bad = slaughterhouse_exit(999_999, self.salt)
         bad[m.QUANTITY] = "五百"  # not a number: the mapper refuses it (bad-quantity)
         data, lines = jsonl([bad])
-        self._drop_jsonl(data)
+        self._drop_as("mofcom", ".jsonl", data)
         return lines[0]

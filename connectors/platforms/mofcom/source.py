@@ -13,7 +13,7 @@ from pydantic import Field
 
 from connectors.file.readers import FileEncoding, FileFormat
 from connectors.file.source import FileSource, FileSourceConfig
-from connectors.registry import ConnectorContext, register
+from connectors.registry import register
 from streams.subscriptions import Department
 
 
@@ -44,7 +44,3 @@ class MofcomPlatformConfig(FileSourceConfig):
 )
 class MofcomPlatformSource(FileSource):
     """MOFCOM 肉菜流通追溯 daily JSON Lines exports dropped in a directory, one event per record."""
-
-    @classmethod
-    def create(cls, config: MofcomPlatformConfig, context: ConnectorContext) -> MofcomPlatformSource:  # type: ignore[override]
-        return cls(config, context.state_dir)

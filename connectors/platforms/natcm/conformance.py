@@ -8,12 +8,10 @@ imports this module.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import os
-from typing import Any, Final
+from typing import Final
 
-from connectors.file.conformance import FileSourceKit
+from connectors.file.conformance import PlatformFileKit
 from connectors.file.readers import BOM
 from connectors.platforms.natcm.mapper import COLUMNS
 
@@ -55,33 +53,18 @@ def sales_csv(rows: list[dict[str, str]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-class NatcmPlatformKit(FileSourceKit):
+class NatcmPlatformKit(PlatformFileKit):
     connector_class = "natcm-platform"
 
-    def config(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "connector.class": self.connector_class,
-            "file.path": str(self.directory),
-            "poll.interval.ms": 100,
-            "batch.max.records": 20,
-        }
-
-    def _drop_export(self, data: bytes) -> str:
-        self._files += 1
-        final = self.directory / f"natcm-sales-{self.salt}-{self._files:04d}.csv"
-        partial = self.directory / f".{final.name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, final)
-        return hashlib.sha256(data).hexdigest()[:16]
-
     async def put_good(self, count: int, *, start: int = 0) -> list[str]:
-        digest = self._drop_export(sales_csv([sale_row(n, self.salt) for n in range(start, start + count)]))
+        digest = self._drop_as(
+            "natcm-sales", ".csv", sales_csv([sale_row(n, self.salt) for n in range(start, start + count)])
+        )
         return [f"{digest}:{number}" for number in range(1, count + 1)]
 
     async def put_bad(self) -> bytes:
         bad = sale_row(999_999, self.salt)
         bad["数量"] = "十二"  # not a number: the mapper refuses it (bad-quantity)
         data = sales_csv([bad])
-        self._drop_export(data)
+        self._drop_as("natcm-sales", ".csv", data)
         return data[len(BOM) :].split(b"\r\n")[1]

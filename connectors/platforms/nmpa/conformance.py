@@ -7,12 +7,10 @@ hidden ``.part`` name and then renamed. Only test code imports this module.
 
 from __future__ import annotations
 
-import hashlib
-import os
-from typing import Any, Final
+from typing import Final
 from xml.sax.saxutils import escape
 
-from connectors.file.conformance import FileSourceKit
+from connectors.file.conformance import PlatformFileKit
 
 MANUFACTURER: Final = ("浙江某制药有限公司", "91330110MA2B00051W", "药品生产企业", "330110", "浙20000123")
 DISTRIBUTOR: Final = ("浙江某医药有限公司", "91330108MA2B001742", "药品批发企业", "330108", "浙AA5710001")
@@ -47,32 +45,17 @@ def outbound_xml(records: list[str]) -> bytes:
     return (head + "".join(f"  {record}\n" for record in records) + "</出库单据>\n").encode()
 
 
-class NmpaPlatformKit(FileSourceKit):
+class NmpaPlatformKit(PlatformFileKit):
     connector_class = "nmpa-platform"
 
-    def config(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "connector.class": self.connector_class,
-            "file.path": str(self.directory),
-            "poll.interval.ms": 100,
-            "batch.max.records": 20,
-        }
-
-    def _drop_export(self, data: bytes) -> str:
-        self._files += 1
-        final = self.directory / f"nmpa-outbound-{self.salt}-{self._files:04d}.xml"
-        partial = self.directory / f".{final.name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, final)
-        return hashlib.sha256(data).hexdigest()[:16]
-
     async def put_good(self, count: int, *, start: int = 0) -> list[str]:
-        digest = self._drop_export(outbound_xml([shipment(n, self.salt) for n in range(start, start + count)]))
+        digest = self._drop_as(
+            "nmpa-outbound", ".xml", outbound_xml([shipment(n, self.salt) for n in range(start, start + count)])
+        )
         return [f"{digest}:{number}" for number in range(1, count + 1)]
 
     async def put_bad(self) -> bytes:
         # 19 digits: not a drug trace code, so the mapper refuses it (bad-drug-code)
         bad = shipment(999_999, self.salt, case_code="8100000000999999003")
-        self._drop_export(outbound_xml([bad]))
+        self._drop_as("nmpa-outbound", ".xml", outbound_xml([bad]))
         return bad.encode()

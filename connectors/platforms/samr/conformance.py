@@ -8,14 +8,12 @@ code imports this module.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
-from connectors.file.conformance import FileSourceKit
+from connectors.file.conformance import PlatformFileKit
 from connectors.platforms.samr import ledger
 
 MARKET: Final = ("杭州某农副产品批发市场", "91440101MA5CJQ4N59", "JY13301020012345", "食用农产品批发市场", "330102")
@@ -58,36 +56,19 @@ def raw_of(row: list[Any]) -> bytes:
     return orjson.dumps(dict(zip(ledger.columns("in"), cells, strict=True)))
 
 
-class SamrPlatformKit(FileSourceKit):
+class SamrPlatformKit(PlatformFileKit):
     connector_class = "samr-platform"
-
-    def config(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "connector.class": self.connector_class,
-            "file.path": str(self.directory),
-            "poll.interval.ms": 100,
-            "batch.max.records": 20,
-        }
 
     def bad_config(self, name: str) -> tuple[dict[str, Any], str]:
         return {**self.config(name), "file.format": "xls"}, "file.format"
 
-    def _drop_workbook(self, data: bytes) -> str:
-        self._files += 1
-        final = self.directory / f"samr-ledger-in-kit-{self.salt}-{self._files:04d}.xlsx"
-        partial = self.directory / f".{final.name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, final)
-        return hashlib.sha256(data).hexdigest()[:16]
-
     async def put_good(self, count: int, *, start: int = 0) -> list[str]:
         rows = [inbound_row(number, self.salt) for number in range(start, start + count)]
-        digest = self._drop_workbook(ledger.workbook_bytes("in", rows))
+        digest = self._drop_as("samr-ledger-in-kit", ".xlsx", ledger.workbook_bytes("in", rows))
         return [f"{digest}:{number}" for number in range(1, count + 1)]
 
     async def put_bad(self) -> bytes:
         bad = inbound_row(999_999, self.salt)
         bad[ledger.columns("in").index("数量")] = "四百"  # not a number: the mapper refuses it (bad-quantity)
-        self._drop_workbook(ledger.workbook_bytes("in", [bad]))
+        self._drop_as("samr-ledger-in-kit", ".xlsx", ledger.workbook_bytes("in", [bad]))
         return raw_of(bad)

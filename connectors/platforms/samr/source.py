@@ -14,7 +14,7 @@ from pydantic import Field
 
 from connectors.file.readers import FileFormat
 from connectors.file.source import FileSource, FileSourceConfig
-from connectors.registry import ConnectorContext, register
+from connectors.registry import register
 from streams.subscriptions import Department
 
 
@@ -42,7 +42,3 @@ class SamrPlatformConfig(FileSourceConfig):
 )
 class SamrPlatformSource(FileSource):
     """SAMR food business ledgers (进货台账/销货台账, XLSX) dropped in a directory, one event per row."""
-
-    @classmethod
-    def create(cls, config: SamrPlatformConfig, context: ConnectorContext) -> SamrPlatformSource:  # type: ignore[override]
-        return cls(config, context.state_dir)
