@@ -32,7 +32,7 @@ unit: setup
 	$(BIN)/pytest tests/unit -q
 
 integration: setup
-	$(BIN)/pytest tests/integration -q
+	$(BIN)/pytest tests/integration -q --durations=12
 
 bench: setup
 	$(BIN)/python bench/codec.py

@@ -40,6 +40,7 @@ STEP: Final = "dedupe"
 CORRECTION_OF_UNKNOWN: Final = "correction-of-unknown-event"
 _TIME: Final = struct.Struct(">q")
 _MAX_SLOTS: Final = 16
+_SLOT: Final = struct.Struct(">qB")  # time bucket, slot: appended to the movement key's digest
 """Observations of one movement key opened within one window-wide time bucket (distinct-reporter narrowing and
 corrections can open several)."""
 
@@ -134,32 +135,32 @@ class Deduplicator:
 
     def _candidates(
         self, match: str, event_time: int, partition: int, state: BatchState
-    ) -> list[tuple[bytes, dict[str, Any]]]:
-        """Every stored observation of movement ``match`` that may lie within the window of ``event_time``.
+    ) -> tuple[list[tuple[bytes, dict[str, Any]]], bytes]:
+        """(every stored observation of movement ``match`` that may lie within the window of ``event_time``,
+        the key a new observation of this event would take).
 
-        Observations are stored by movement key, time bucket (one window wide) and slot, so reports of one
-        movement may arrive in any order — a platform's export of last week after another's of today — and
-        still find theirs: it lies in the event's bucket or a neighbour. Slots are filled in order, so a
-        bucket's lookup stops at its first empty slot.
+        Observations are stored by movement key, time bucket and slot, so reports of one movement may arrive
+        in any order — a platform's export of last week after another's of today — and still find theirs.
+        Buckets are two windows wide: whatever lies within a window of the event is in its own bucket or in
+        the one neighbour on the side of the half it falls in, so two bucket reads suffice. Slots fill in
+        order, so a bucket's lookup stops at its first empty slot.
         """
-        found = []
-        bucket = event_time // self.settings.window_ms
-        for near in (bucket, bucket - 1, bucket + 1):
+        width = 2 * self.settings.window_ms
+        bucket, offset = divmod(event_time, width)
+        neighbour = bucket - 1 if offset < self.settings.window_ms else bucket + 1
+        prefix = _digest("movement", match)
+        found: list[tuple[bytes, dict[str, Any]]] = []
+        free = prefix + _SLOT.pack(bucket, _MAX_SLOTS - 1)  # a full bucket (never seen in practice) reuses its last
+        for near in (bucket, neighbour):
             for slot in range(_MAX_SLOTS):
-                key = _digest("movement", match, str(near), str(slot))
+                key = prefix + _SLOT.pack(near, slot)
                 raw = state.get(OBSERVATIONS, partition, key)
                 if raw is None:
+                    if near == bucket:
+                        free = key
                     break
                 found.append((key, orjson.loads(raw)))
-        return found
-
-    def _free_key(self, match: str, event_time: int, partition: int, state: BatchState) -> bytes:
-        bucket = event_time // self.settings.window_ms
-        for slot in range(_MAX_SLOTS):
-            key = _digest("movement", match, str(bucket), str(slot))
-            if state.get(OBSERVATIONS, partition, key) is None:
-                return key
-        return key  # a full bucket (never seen in practice): the last slot is reused
+        return found, free
 
     def _locate(
         self, record: Mapping[str, Any], partition: int, state: BatchState, mine: Mapping[str, Any]
@@ -171,7 +172,7 @@ class Deduplicator:
             raw = state.get(OBSERVATIONS, partition, key)
             return key, (orjson.loads(raw) if raw is not None else None), raw is not None
         event_time = int(record["event"]["event_time_ms"])
-        candidates = self._candidates(match, event_time, partition, state)
+        candidates, free = self._candidates(match, event_time, partition, state)
         for key, observation in candidates:
             if any(p["event_id"] == record["event_id"] for p in observation["provenance"]):
                 return key, observation, True
@@ -179,7 +180,7 @@ class Deduplicator:
         if joinable:
             _, key, observation = min(joinable, key=lambda item: item[0])
             return key, observation, False
-        return self._free_key(match, event_time, partition, state), None, False
+        return free, None, False
 
     def check(
         self, record: dict[str, Any], partition: int, state: BatchState, now_ms: int, *, replay: bool = False
@@ -211,7 +212,9 @@ class Deduplicator:
                 observation = self._new(record, mine, now_ms)
                 match = movement_key(record)
                 if match is not None:
-                    observation_key = self._free_key(match, int(record["event"]["event_time_ms"]), partition, state)
+                    _, observation_key = self._candidates(
+                        match, int(record["event"]["event_time_ms"]), partition, state
+                    )
                     verdict.observation_key = observation_key
         elif observation is not None:
             observation["provenance"].append(mine)
@@ -250,7 +253,7 @@ class Deduplicator:
         event_time = int(observation["t"])
         nearby = [
             (abs(int(o["t"]) - event_time), k, o)
-            for k, o in self._candidates(match, event_time, partition, state)
+            for k, o in self._candidates(match, event_time, partition, state)[0]
             if abs(int(o["t"]) - event_time) <= self.settings.window_ms
         ]
         if not nearby:
