@@ -39,6 +39,7 @@ from streams.steps.vocabulary import bare_cbv
 STEP: Final = "dedupe"
 CORRECTION_OF_UNKNOWN: Final = "correction-of-unknown-event"
 _TIME: Final = struct.Struct(">q")
+_SEPARATOR: Final = "\x1e"
 _MAX_SLOTS: Final = 16
 _SLOT: Final = struct.Struct(">qB")  # time bucket, slot: appended to the movement key's digest
 """Observations of one movement key opened within one window-wide time bucket (distinct-reporter narrowing and
@@ -107,7 +108,7 @@ def movement_key(record: Mapping[str, Any], *, step: str | None = None) -> str |
     source, destination = _party(record, "source"), _party(record, "destination")
     if step is None or not (source or destination):
         return None
-    return "\x1e".join((record["trace_key"], step, source, destination))
+    return _SEPARATOR.join((record["trace_key"], step, source, destination))
 
 
 class Deduplicator:
@@ -164,23 +165,23 @@ class Deduplicator:
 
     def _locate(
         self, record: Mapping[str, Any], partition: int, state: BatchState, mine: Mapping[str, Any]
-    ) -> tuple[bytes, dict[str, Any] | None, bool]:
-        """(observation key, observation or None, whether the record is already one of its reports)."""
+    ) -> tuple[bytes, dict[str, Any] | None, bool, str | None]:
+        """(observation key, observation or None, whether the record is already one of its reports, movement key)."""
         match = movement_key(record)
         if match is None:
             key = _digest("event", record["event_id"])
             raw = state.get(OBSERVATIONS, partition, key)
-            return key, (orjson.loads(raw) if raw is not None else None), raw is not None
+            return key, (orjson.loads(raw) if raw is not None else None), raw is not None, None
         event_time = int(record["event"]["event_time_ms"])
         candidates, free = self._candidates(match, event_time, partition, state)
         for key, observation in candidates:
             if any(p["event_id"] == record["event_id"] for p in observation["provenance"]):
-                return key, observation, True
+                return key, observation, True, match
         joinable = [(abs(event_time - int(o["t"])), k, o) for k, o in candidates if self._joins(o, mine, event_time)]
         if joinable:
             _, key, observation = min(joinable, key=lambda item: item[0])
-            return key, observation, False
-        return free, None, False
+            return key, observation, False, match
+        return free, None, False, match
 
     def check(
         self, record: dict[str, Any], partition: int, state: BatchState, now_ms: int, *, replay: bool = False
@@ -196,7 +197,7 @@ class Deduplicator:
         if already_seen and not replay:
             return Verdict(duplicate=True)
         mine = _provenance_of(record)
-        observation_key, observation, known = self._locate(record, partition, state, mine)
+        observation_key, observation, known, match = self._locate(record, partition, state, mine)
         if already_seen and observation is not None:
             record["observation_id"] = observation["id"]
             record["provenance"] = list(observation["provenance"])
@@ -210,7 +211,6 @@ class Deduplicator:
             else:  # a correction of an event never seen: its own observation, not another report's
                 record["flags"] = [*record["flags"], CORRECTION_OF_UNKNOWN]
                 observation = self._new(record, mine, now_ms)
-                match = movement_key(record)
                 if match is not None:
                     _, observation_key = self._candidates(
                         match, int(record["event"]["event_time_ms"]), partition, state
@@ -221,7 +221,7 @@ class Deduplicator:
             verdict.joined = True
         else:
             observation = self._new(record, mine, now_ms)
-            self._link(record, observation, partition, state)
+            self._link(match, observation, partition, state)
         record["observation_id"] = observation["id"]
         record["provenance"] = [mine] if correction else list(observation["provenance"])
         record["linked_observations"] = list(observation.get("links", []))
@@ -243,13 +243,15 @@ class Deduplicator:
             "corrections": {},
         }
 
-    def _link(self, record: Mapping[str, Any], observation: dict[str, Any], partition: int, state: BatchState) -> None:
+    def _link(self, own: str | None, observation: dict[str, Any], partition: int, state: BatchState) -> None:
         """Link a new observation with the other end of its movement (shipment ↔ receipt), both ways."""
-        step = bare_cbv(record["event"]["biz_step"], "bizstep")
-        counterpart_step = COUNTERPART_STEPS.get(step or "")
-        match = movement_key(record, step=counterpart_step) if counterpart_step else None
-        if match is None:
+        if own is None:
             return
+        trace_key, step, source, destination = own.split(_SEPARATOR)
+        counterpart_step = COUNTERPART_STEPS.get(step)
+        if counterpart_step is None:
+            return
+        match = _SEPARATOR.join((trace_key, counterpart_step, source, destination))
         event_time = int(observation["t"])
         nearby = [
             (abs(int(o["t"]) - event_time), k, o)
