@@ -41,6 +41,7 @@ from mode import Service
 from streams.batch_loop import BatchLoopService
 from streams.deadletter import DeadLetterPublisher
 from streams.failpoints import reach
+from streams.kafka.clients import send_batched
 from streams.metrics import BATCH_SECONDS
 from streams.pipeline import EVENT_ID_HEADER, BatchOutcome, Pipeline
 from streams.settings import KafkaSettings
@@ -154,10 +155,9 @@ class RouterService(BatchLoopService):
             state = self.tables.batch()
             outcome = BatchOutcome()
             self.pipeline.process(messages, state, int(time.time() * 1000), outcome)
-            sends = [
-                await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
-                for o in outcome.outgoing
-            ]
+            sends = await send_batched(
+                self._producer, ((o.topic, None, o.key, o.value, o.headers) for o in outcome.outgoing)
+            )
             await asyncio.gather(*sends)
             reach("router.after-send")
             await self._dead_letters.publish(outcome.dead_letters)

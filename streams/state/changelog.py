@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from streams.kafka.clients import make_consumer
+from streams.kafka.clients import make_consumer, send_batched
 from streams.kafka.offsets import caught_up
 from streams.settings import KafkaSettings
 from streams.state.batch import TABLE_OF_TAG, TAGS, BatchState
@@ -43,10 +42,10 @@ class ChangeloggedState:
         writes = list(batch.pending())
         if not writes:
             return
-        futures: list[asyncio.Future[Any]] = [
-            await self._producer.send(self._topic, value, key=TAGS[table] + key, partition=partition)
-            for table, partition, key, value in writes
-        ]
+        futures = await send_batched(
+            self._producer,
+            ((self._topic, partition, TAGS[table] + key, value, ()) for table, partition, key, value in writes),
+        )
         await asyncio.gather(*futures)
         self.store.write(writes)
 
