@@ -17,7 +17,13 @@ PRESENT = VECTORS.is_dir()
 
 
 def require_vectors(path: Path = VECTORS) -> Path:
-    """``path`` (a folder or file under the vectors); skips the calling test when the vectors are absent."""
+    """``path`` (a folder or file under the vectors).
+
+    Skips the calling test only when the whole vectors folder is absent (outside the workplace); a file
+    missing from vectors that are present is a failure, never a skip.
+    """
+    if not PRESENT:
+        pytest.skip(SKIP_REASON)
     if not path.exists():
-        pytest.skip(SKIP_REASON)  # the only skip: conditional on running outside the workplace
+        raise FileNotFoundError(f"{path} is missing from the shared vectors at {VECTORS}")
     return path

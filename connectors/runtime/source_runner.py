@@ -6,7 +6,8 @@ Per poll, in this order (the order is the guarantee):
    ``incoming_event`` envelope (key: the record's identity, so repeats of one
    native record meet on one partition), every pre-framed message to its
    topic, every record that could not be mapped to the dead-letter topic
-   (original bytes, stage ``source:<name>``, the mapper's reason) — and all of
+   (original bytes, stage ``source:<name>``, the mapper's reason, or
+   ``unencodable`` when its events cannot be written as envelopes) — and all of
    it acknowledged by Kafka (acks=all);
 2. the position of each source partition is saved (:class:`~connectors.positions.SourcePositions`);
 3. the source's ``committed`` hook runs.
@@ -35,7 +36,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from mode import Service
 
-from connectors.base import Source, SourceRecord
+from connectors.base import Source, SourceRecord, SourceRecordError
 from connectors.config import SourceConfig
 from connectors.positions import SourcePositions
 from connectors.runtime.status import ConnectorState, RunnerStats
@@ -149,27 +150,22 @@ class SourceRunner(Service):
         events = 0
         failure: SourceFailedError | None = None
         for record in records:
-            if record.error is not None:
-                if self.config.errors_tolerance == "none":
-                    failure = SourceFailedError(f"record {record.identity}: {record.error.reason}: {record.error}")
-                    break
-                letters.append(self._letter(record))
-            headers = [(SOURCE_HEADER, name.encode()), (RECORD_HEADER, record.identity.encode()), *record.headers]
-            for event in record.events:
-                envelope = incoming_record(
-                    event,
-                    source=name,
-                    reporter=self.config.reporting_name,
-                    context=record.context,
-                    source_record=record.identity,
-                )
-                value = self._incoming.serialize(envelope)
-                sends.append(
-                    await self._producer.send(
-                        self._incoming.topic, value, key=record.identity.encode(), headers=headers
+            problem = record.error
+            if problem is None:
+                headers = [(SOURCE_HEADER, name.encode()), (RECORD_HEADER, record.identity.encode()), *record.headers]
+                encoded, problem = self._encode(record)
+                for value in encoded:
+                    sends.append(
+                        await self._producer.send(
+                            self._incoming.topic, value, key=record.identity.encode(), headers=headers
+                        )
                     )
-                )
-                events += 1
+                events += len(encoded)
+            if problem is not None:
+                if self.config.errors_tolerance == "none":
+                    failure = SourceFailedError(f"record {record.identity}: {problem.reason}: {problem}")
+                    break
+                letters.append(self._letter(record, problem))
             for message in record.messages:
                 sends.append(
                     await self._producer.send(
@@ -192,15 +188,34 @@ class SourceRunner(Service):
         if failure is not None:
             raise failure
 
-    def _letter(self, record: SourceRecord) -> DeadLetter:
-        assert record.error is not None
+    def _encode(self, record: SourceRecord) -> tuple[list[bytes], SourceRecordError | None]:
+        """The record's events as ``incoming_event`` envelopes, all or none: one that the wire contract cannot
+        carry (a value JSON cannot write) makes the whole native record a dead letter, never a stalled source."""
+        try:
+            return [
+                self._incoming.serialize(
+                    incoming_record(
+                        event,
+                        source=self.config.name,
+                        reporter=self.config.reporting_name,
+                        context=record.context,
+                        source_record=record.identity,
+                    )
+                )
+                for event in record.events
+            ], None
+        except Exception as exc:  # whatever the cause, the native record ends as a dead letter
+            problem = SourceRecordError("unencodable", f"{type(exc).__name__}: {exc}")
+            return [], problem
+
+    def _letter(self, record: SourceRecord, problem: SourceRecordError) -> DeadLetter:
         return DeadLetter(
             key=record.identity.encode(),
             value=record.raw,
             stage=f"source:{self.config.name}",
-            reason=record.error.reason,
-            message=str(record.error),
-            error_class=type(record.error).__name__,
+            reason=problem.reason,
+            message=str(problem),
+            error_class=type(problem).__name__,
             connector=self.config.name,
             original_headers=(
                 (RECORD_HEADER, record.identity.encode()),

@@ -4,8 +4,7 @@
 Layout under ``DIR`` (default ``ops/``, so the committed files are rewritten in place):
 
 * ``samples/platforms/<dept>/…``: each platform's export, written by
-  ``ops.sampledata.<dept>.export(world, directory)``; a platform whose module
-  does not exist yet is skipped with a note;
+  ``ops.sampledata.<dept>.export(world, directory)``;
 * ``samples/platforms/expected-merges.csv``: one row per report of each movement
   reported by two or more platforms (the bus must merge them into one observation);
 * ``samples/platforms/near-misses.csv``: one row per report of each movement that
@@ -50,23 +49,16 @@ LIST_FILES: Final = ("expected-merges.csv", "near-misses.csv", "README.md")
 
 @dataclass
 class Generated:
-    """What one run wrote: the platforms exported (with their files) and those skipped (no module yet)."""
+    """What one run wrote: the platforms exported, with their files."""
 
     out: Path
     platforms: dict[str, list[Path]] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
 
-def platform_module(department: str) -> ModuleType | None:
-    """``ops.sampledata.<dept>``, or None when it is not written yet (an error inside it is raised)."""
-    name = f"ops.sampledata.{department.lower()}"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
+def platform_module(department: str) -> ModuleType:
+    """``ops.sampledata.<dept>``: the platform's exporter."""
+    return importlib.import_module(f"ops.sampledata.{department.lower()}")
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -156,9 +148,6 @@ def readme(world: World, generated: Generated) -> str:
         lines.append(f"### {department} ({reports[department]} reports)")
         lines.append("")
         module = platform_module(department)
-        if department not in generated.platforms or module is None:
-            lines += ["Not exported yet: `ops/sampledata/" + department.lower() + ".py` does not exist.", ""]
-            continue
         lines += [_first_paragraph(module.__doc__), "", "| file | records |", "|---|---|"]
         for path in generated.platforms[department]:
             relative = path.relative_to(generated.out / PLATFORMS_DIR).as_posix()
@@ -181,10 +170,6 @@ def generate(
     root.mkdir(parents=True, exist_ok=True)
     for department in PLATFORMS:
         module = platform_module(department)
-        if module is None:
-            note(f"skipped {department}: ops/sampledata/{department.lower()}.py is not written yet")
-            generated.skipped.append(department)
-            continue
         directory = root / department.lower()
         if directory.exists():
             shutil.rmtree(directory)

@@ -363,3 +363,18 @@ def test_a_sink_connector_reads_every_topic_it_names(tmp_path: Path) -> None:
     assert isinstance(runner, SinkRunner)
     assert runner.topics == ["ns.deliver.a", "ns.deliver.b"]
     assert runner.group_id == "ns-connector-two-topics"
+
+
+async def test_a_record_whose_events_cannot_be_encoded_is_dead_lettered_not_stalled(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    event = {"type": "ObjectEvent", "eventTime": "2026-11-20T06:30:00+08:00", "quantity": Decimal("1.5")}
+    broken = SourceRecord(partition="f", offset=2, identity="f:2", raw=b"native row", events=(event,))
+    records = [_record(1), broken, _record(3)]
+    runner, producer, _ = await _runner(tmp_path, records)
+    await runner.publish(records)
+    assert [r.key for r in producer.sent if r.topic == "ns.events.incoming"] == [b"f:1", b"f:3"]
+    (letter,) = [r for r in producer.sent if r.topic == "ns.deadletter"]
+    assert letter.value == b"native row"
+    assert read_context(letter.headers or [])["reason"] == "unencodable"
+    assert runner.positions.load() == {"f": 3}
