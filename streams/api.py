@@ -19,7 +19,6 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-import orjson
 from aiohttp import web
 from mode import Service
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -29,21 +28,13 @@ from streams.capture.jobs import CaptureErrorBehaviour
 from streams.capture.service import Capturer, TooManyEventsError
 from streams.errors import PublishError
 from streams.metrics import CAPTURE_REQUESTS
+from streams.responses import json_response, problem
 
 SOURCE_HEADER: Final = "Tracebus-Source"
 BEHAVIOUR_HEADER: Final = "GS1-Capture-Error-Behaviour"
 _SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 ReadinessProbe = Callable[[], dict[str, bool]]
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/problem+json")
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json", headers=headers)
 
 
 class CaptureHandlers:
@@ -85,24 +76,24 @@ class CaptureHandlers:
             return problem(503, "Kafka unavailable", f"{exc}; nothing was captured, retry later")
         CAPTURE_REQUESTS.labels("accepted").inc()
         location = f"/capture/{job.capture_id}"
-        return _json(job.document(), status=202, headers={"Location": location})
+        return json_response(job.document(), status=202, headers={"Location": location})
 
     async def job(self, request: web.Request) -> web.Response:
         job = self._capturer.jobs.get(request.match_info["capture_id"])
         if job is None:
             return problem(404, "No such capture job", request.match_info["capture_id"])
-        return _json(job.document())
+        return json_response(job.document())
 
     async def jobs(self, request: web.Request) -> web.Response:
-        return _json([j.document() for j in self._capturer.jobs.recent(100)])
+        return json_response([j.document() for j in self._capturer.jobs.recent(100)])
 
     async def livez(self, request: web.Request) -> web.Response:
-        return _json({"status": "alive"})
+        return json_response({"status": "alive"})
 
     async def readyz(self, request: web.Request) -> web.Response:
         components = self._readiness()
         ready = all(components.values())
-        return _json({"ready": ready, "components": components}, status=200 if ready else 503)
+        return json_response({"ready": ready, "components": components}, status=200 if ready else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(REGISTRY))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.deadletter import HEADER_PREFIX, read_context
 from streams.kafka.clients import make_consumer, make_producer
-from streams.kafka.offsets import caught_up
+from streams.kafka.read import Seek, read_to_end
 from streams.pipeline import REPLAY_HEADER
 from streams.settings import KafkaSettings
 
@@ -32,34 +32,8 @@ class ReplayReport:
     skipped: int = 0
 
 
-async def _read_all(
-    consumer: AIOKafkaConsumer, topic: str, start: Callable[[list[TopicPartition]], Any] | None = None
-) -> list[Any]:
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    if not partitions:
-        await consumer.topics()  # refresh metadata once
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    consumer.assign(partitions)
-    if start is None:
-        await consumer.seek_to_beginning(*partitions)
-    else:
-        await start(partitions)
-    ends = await consumer.end_offsets(partitions)
-    pending = {tp for tp in partitions if not await caught_up(consumer, tp, ends[tp])}
-    messages: list[Any] = []
-    while pending:
-        batch = await consumer.getmany(*pending, timeout_ms=500)
-        for records in batch.values():
-            messages.extend(records)
-        for tp in list(pending):
-            if await caught_up(consumer, tp, ends[tp]):
-                pending.discard(tp)
-    return messages
-
-
 # a record to re-publish: (target topic, headers) — or None to skip it
 Selection = Callable[[Any], tuple[str, list[tuple[str, bytes]]] | None]
-Seek = Callable[[AIOKafkaConsumer, list[TopicPartition]], Awaitable[None]]
 
 
 async def _republish(
@@ -72,9 +46,8 @@ async def _republish(
     await consumer.start()
     await producer.start()
     try:
-        start = None if seek is None else (lambda partitions: seek(consumer, partitions))
         sends = []
-        for message in await _read_all(consumer, source_topic, start):
+        for message in await read_to_end(consumer, source_topic, start=seek):
             report.scanned += 1
             picked = select(message)
             if picked is None:

@@ -46,6 +46,7 @@ from connectors.base import Source, SourceRecord, SourceRecordError
 from connectors.config import Secret, SourceConfig
 from connectors.mapping import RecordMapper, mapper_for
 from connectors.registry import ConnectorContext, register
+from streams.responses import problem
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,6 @@ def record_identity(client: str, record: Any, id_field: str | None) -> str:
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
-
-
-def problem(status: int, title: str, detail: str) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/problem+json")
 
 
 @dataclass(eq=False)

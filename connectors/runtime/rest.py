@@ -37,24 +37,16 @@ from connectors.config import public_config
 from connectors.errors import ConnectorConfigError, ConnectorError, UnknownConnectorError
 from connectors.registry import spec, specs
 from connectors.runtime.worker import ConnectorWorker
+from streams.responses import json_response, problem
 
 logger = logging.getLogger(__name__)
 Backfill = Callable[[str, int, int], Awaitable[dict[str, Any]]]
 """(subscription, from ms, to ms) → a report of what was re-routed."""
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
-
-
-def _problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/problem+json")
-
-
 def _refused(exc: ConnectorConfigError) -> web.Response:
     problems = [{"key": key, "reason": reason} for key, reason in exc.problems]
-    return _problem(400, "Connector config refused", str(exc), problems=problems)
+    return problem(400, "Connector config refused", str(exc), problems=problems)
 
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -65,16 +57,16 @@ def _guarded(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except UnknownConnectorError as exc:
-            return _problem(404, "Not found", str(exc))
+            return problem(404, "Not found", str(exc))
         except ConnectorConfigError as exc:
             return _refused(exc)
         except ValueError as exc:
-            return _problem(400, "Bad request", str(exc))
+            return problem(400, "Bad request", str(exc))
         except ConnectorError as exc:
-            return _problem(409, "Operation failed", str(exc))
+            return problem(409, "Operation failed", str(exc))
         except Exception as exc:  # the API answers with a problem document, never a bare 500 page
             logger.exception("management request %s %s failed", request.method, request.path)
-            return _problem(500, "Internal error", f"{type(exc).__name__}: {exc}")
+            return problem(500, "Internal error", f"{type(exc).__name__}: {exc}")
 
     return guarded
 
@@ -100,7 +92,7 @@ def _reset_target(request: web.Request) -> Literal["earliest", "latest"] | int:
 
 def management_routes(worker: ConnectorWorker, *, backfill: Backfill | None = None) -> list[web.RouteDef]:
     async def plugins(request: web.Request) -> web.Response:
-        return _json([s.describe() for s in specs()])
+        return json_response([s.describe() for s in specs()])
 
     async def validate(request: web.Request) -> web.Response:
         found = spec(request.match_info["cls"])
@@ -110,50 +102,50 @@ def management_routes(worker: ConnectorWorker, *, backfill: Backfill | None = No
             config = found.parse(raw, origin="request")
         except ConnectorConfigError as exc:
             problems = [{"key": key, "reason": reason} for key, reason in exc.problems]
-            return _json({"name": found.name, "error_count": len(problems), "problems": problems})
-        return _json({"name": found.name, "error_count": 0, "problems": [], "config": public_config(config)})
+            return json_response({"name": found.name, "error_count": len(problems), "problems": problems})
+        return json_response({"name": found.name, "error_count": 0, "problems": [], "config": public_config(config)})
 
     async def connectors(request: web.Request) -> web.Response:
         if request.query.get("expand") == "status":
-            return _json({s["name"]: {"status": s} for s in worker.statuses()})
-        return _json(sorted(worker.connectors))
+            return json_response({s["name"]: {"status": s} for s in worker.statuses()})
+        return json_response(sorted(worker.connectors))
 
     async def create(request: web.Request) -> web.Response:
         raw = await _body(request)
         if "config" in raw and isinstance(raw["config"], dict):
             raw = {"name": raw.get("name"), **raw["config"]}
         instance = await worker.create(raw)
-        return _json({"name": instance.name, "config": worker.config_of(instance.name)}, status=201)
+        return json_response({"name": instance.name, "config": worker.config_of(instance.name)}, status=201)
 
     def scoped(subscription: bool) -> list[web.RouteDef]:
         base = "/subscriptions/{name}" if subscription else "/connectors/{name}"
 
         async def status(request: web.Request) -> web.Response:
-            return _json(worker.status(request.match_info["name"], subscription=subscription))
+            return json_response(worker.status(request.match_info["name"], subscription=subscription))
 
         async def pause(request: web.Request) -> web.Response:
             worker.pause_instance(request.match_info["name"], subscription=subscription)
-            return _json({"name": request.match_info["name"], "state": "PAUSED"}, status=202)
+            return json_response({"name": request.match_info["name"], "state": "PAUSED"}, status=202)
 
         async def resume(request: web.Request) -> web.Response:
             worker.resume_instance(request.match_info["name"], subscription=subscription)
-            return _json({"name": request.match_info["name"], "state": "RUNNING"}, status=202)
+            return json_response({"name": request.match_info["name"], "state": "RUNNING"}, status=202)
 
         async def restart(request: web.Request) -> web.Response:
             instance = await worker.restart_instance(request.match_info["name"], subscription=subscription)
-            return _json({"name": instance.name, "state": "RESTARTING"}, status=202)
+            return json_response({"name": instance.name, "state": "RESTARTING"}, status=202)
 
         async def stop(request: web.Request) -> web.Response:
             await worker.stop_instance(request.match_info["name"], subscription=subscription)
-            return _json({"name": request.match_info["name"], "state": "STOPPED"}, status=202)
+            return json_response({"name": request.match_info["name"], "state": "STOPPED"}, status=202)
 
         async def offsets(request: web.Request) -> web.Response:
-            return _json(await worker.offsets(request.match_info["name"], subscription=subscription))
+            return json_response(await worker.offsets(request.match_info["name"], subscription=subscription))
 
         async def reset(request: web.Request) -> web.Response:
             target = _reset_target(request)
             result = await worker.reset_offsets(request.match_info["name"], subscription=subscription, to=target)
-            return _json(result)
+            return json_response(result)
 
         return [
             web.get(f"{base}/status", _guarded(status)),
@@ -167,18 +159,18 @@ def management_routes(worker: ConnectorWorker, *, backfill: Backfill | None = No
 
     async def config(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        return _json({"name": name, "config": worker.config_of(name)})
+        return json_response({"name": name, "config": worker.config_of(name)})
 
     async def delete(request: web.Request) -> web.Response:
         await worker.delete(request.match_info["name"])
         return web.Response(status=204)
 
     async def subscriptions(request: web.Request) -> web.Response:
-        return _json(worker.statuses(subscription=True))
+        return json_response(worker.statuses(subscription=True))
 
     async def run_backfill(request: web.Request) -> web.Response:
         if backfill is None:
-            return _problem(501, "Not available", "this process does not route events (no router role)")
+            return problem(501, "Not available", "this process does not route events (no router role)")
         name = request.match_info["name"]
         body = await _body(request)
         if "from" not in body:
@@ -188,7 +180,7 @@ def management_routes(worker: ConnectorWorker, *, backfill: Backfill | None = No
         if start.tzinfo is None:
             raise ValueError('"from" needs a UTC offset, e.g. 2026-11-01T00:00:00+08:00')
         report = await backfill(name, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
-        return _json(report, status=202)
+        return json_response(report, status=202)
 
     return [
         web.get("/connector-plugins", _guarded(plugins)),
