@@ -23,7 +23,9 @@ from connectors.mapping.base import EPCIS_CONTEXT
 from connectors.mapping.flat import china_time
 from connectors.mapping.units import rec20
 from schemas.epcis.trace_extension import TRACE_NAMESPACE
+from schemas.identifiers.errors import IdentifierError
 from schemas.identifiers.private_uri import build
+from schemas.identifiers.uscc import validate_uscc
 from streams.steps.personal import PERSONAL_NAMESPACE  # personal data (个人信息): masked for those not entitled
 
 SOURCE_NAMESPACE: Final = "urn:tracebus:ns:source:"
@@ -32,16 +34,25 @@ PLATFORM_CONTEXT: Final[tuple[Any, ...]] = (
     {"tb": TRACE_NAMESPACE, "src": SOURCE_NAMESPACE, "pii": PERSONAL_NAMESPACE},
 )
 
+DISPOSITIONS: Final = {"commissioning": "active", "shipping": "in_transit", "receiving": "in_progress"}
+"""The CBV disposition a platform record implies for its business step."""
+
 __all__ = [
+    "DISPOSITIONS",
     "PERSONAL_NAMESPACE",
     "PLATFORM_CONTEXT",
     "SOURCE_NAMESPACE",
     "batch_class",
+    "business_role",
     "certificate",
+    "checked_region",
+    "checked_uscc",
     "china_time",
     "decimal",
     "event_time",
+    "optional",
     "party",
+    "personal_data",
     "quantity",
     "require",
 ]
@@ -100,3 +111,39 @@ def certificate(kind: str, number: str, issuer: str | None = None) -> dict[str, 
 def event_time(value: str) -> dict[str, str]:
     when, offset = china_time(value)
     return {"eventTime": when, "eventTimeZoneOffset": offset}
+
+
+def optional(record: Mapping[str, Any], field: str) -> str | None:
+    """The cell's text, or None when it is absent or blank."""
+    value = record.get(field)
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def checked_uscc(value: str, field: str) -> str:
+    """A well-formed USCC (upper case), or a mapping error naming the field."""
+    try:
+        return validate_uscc(value.strip())
+    except IdentifierError as exc:
+        raise SourceRecordError("bad-uscc", f"{field} {value!r}: {exc}") from None
+
+
+def checked_region(value: str, field: str) -> str:
+    if not (len(value) == 6 and value.isascii() and value.isdigit()):
+        raise SourceRecordError("bad-region", f"{field} {value!r} is not a 6-digit GB/T 2260 code")
+    return value
+
+
+def business_role(kind: str, roles: Mapping[str, str]) -> str:
+    role = roles.get(kind)
+    if role is None:
+        raise SourceRecordError("unknown-business-kind", f"主体类型 {kind!r} is not one of {sorted(roles)}")
+    return role
+
+
+def personal_data(event: dict[str, Any], id_number: str | None, phone: str | None) -> None:
+    """A natural person's ID number and phone: under ``pii:`` only, masked for subscriptions not entitled."""
+    if id_number is not None:
+        event["pii:idNumber"] = id_number.upper()
+    if phone is not None:
+        event["pii:phone"] = phone

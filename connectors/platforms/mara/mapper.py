@@ -50,16 +50,26 @@ from typing import Any, Final
 
 from connectors.base import SourceRecordError
 from connectors.mapping.base import Mapped, RecordMapper, register_mapper
-from connectors.mapping.builder import PLATFORM_CONTEXT, certificate, event_time, party, quantity, require
+from connectors.mapping.builder import (
+    DISPOSITIONS,
+    PLATFORM_CONTEXT,
+    business_role,
+    certificate,
+    checked_region,
+    checked_uscc,
+    event_time,
+    optional,
+    party,
+    personal_data,
+    quantity,
+    require,
+)
 from connectors.platforms.gtin_class import product_class
-from schemas.identifiers.errors import IdentifierError
 from schemas.identifiers.private_uri import build
-from schemas.identifiers.uscc import validate_uscc
 
 DEPARTMENT: Final = "MARA"
 PLATFORM: Final = "mara-nyncp-zs"
 
-DISPOSITIONS: Final = {"commissioning": "active", "shipping": "in_transit", "receiving": "in_progress"}
 """CBV disposition each business step leaves the goods in."""
 
 ROLES: Final = {
@@ -137,42 +147,6 @@ RECORD_TYPES: Final = {
     )
 }
 _LIST_SEPARATOR = re.compile(r"[;；,，]")
-
-
-def optional(record: Mapping[str, Any], field: str) -> str | None:
-    """The cell's text, or None when it is absent or blank."""
-    value = record.get(field)
-    text = "" if value is None else str(value).strip()
-    return text or None
-
-
-def checked_uscc(value: str, field: str) -> str:
-    """A well-formed USCC (upper case), or a mapping error naming the field."""
-    try:
-        return validate_uscc(value.strip())
-    except IdentifierError as exc:
-        raise SourceRecordError("bad-uscc", f"{field} {value!r}: {exc}") from None
-
-
-def checked_region(value: str, field: str) -> str:
-    if not (len(value) == 6 and value.isascii() and value.isdigit()):
-        raise SourceRecordError("bad-region", f"{field} {value!r} is not a 6-digit GB/T 2260 code")
-    return value
-
-
-def business_role(kind: str, roles: Mapping[str, str]) -> str:
-    role = roles.get(kind)
-    if role is None:
-        raise SourceRecordError("unknown-business-kind", f"主体类型 {kind!r} is not one of {sorted(roles)}")
-    return role
-
-
-def personal_data(event: dict[str, Any], id_number: str | None, phone: str | None) -> None:
-    """A natural person's ID number and phone: under ``pii:`` only, masked for subscriptions not entitled."""
-    if id_number is not None:
-        event["pii:idNumber"] = id_number.upper()
-    if phone is not None:
-        event["pii:phone"] = phone
 
 
 @register_mapper

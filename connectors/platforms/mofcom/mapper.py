@@ -48,16 +48,21 @@ from typing import Any, Final
 
 from connectors.base import SourceRecordError
 from connectors.mapping.base import Mapped, RecordMapper, register_mapper
-from connectors.mapping.builder import PLATFORM_CONTEXT, certificate, event_time, party, quantity, require
-from connectors.platforms.gtin_class import product_class
-from connectors.platforms.mara.mapper import (
+from connectors.mapping.builder import (
     DISPOSITIONS,
+    PLATFORM_CONTEXT,
     business_role,
+    certificate,
     checked_region,
     checked_uscc,
+    event_time,
     optional,
+    party,
     personal_data,
+    quantity,
+    require,
 )
+from connectors.platforms.gtin_class import product_class
 from schemas.identifiers.private_uri import build
 
 DEPARTMENT: Final = "MOFCOM"
