@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.base import SourceRecord, SourceRecordError
+from connectors.base import SourceRecordError
 from connectors.config import parse_config
 from connectors.file.readers import read_records
 from connectors.mapping import mapper_for
@@ -23,6 +23,7 @@ from ops.sampledata import gacc
 from ops.sampledata.world import Movement, Report, World, build_world
 from streams.steps.base import Emit
 from streams.steps.validate import CaptureContext, validate_event
+from tests.unit.platform_support import poll_all, records_of
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -35,16 +36,6 @@ def world() -> World:
 @pytest.fixture(scope="module")
 def exported(world: World, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return gacc.export(world, tmp_path_factory.mktemp("gacc"))
-
-
-def records_of(files: list[Path]) -> list[Mapping[str, Any]]:
-    found = []
-    for path in files:
-        for native in read_records(path.read_bytes(), path.name, file_format="xml", encoding="auto"):
-            assert native.error is None
-            assert native.fields is not None
-            found.append(native.fields)
-    return found
 
 
 def map_one(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -227,18 +218,6 @@ def test_config_defaults_and_refusal() -> None:
     raw, key = kit.bad_config("gacc")
     with pytest.raises(Exception, match=key.replace(".", r"\.")):
         found.parse(raw)
-
-
-async def poll_all(source: GaccPlatformSource, wanted: int) -> list[SourceRecord]:
-    records: list[SourceRecord] = []
-    for _ in range(200):
-        batch = await source.poll()
-        if batch:
-            records.extend(batch)
-            await source.committed(batch)
-        if len(records) >= wanted:
-            return records
-    raise AssertionError(f"polled {len(records)} of {wanted}")
 
 
 async def test_the_kit_writes_what_the_source_reads(tmp_path: Path) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from connectors.base import SourceRecord, SourceRecordError
+from connectors.base import SourceRecordError
 from connectors.file.readers import read_records
 from connectors.mapping import mapper_for
 from connectors.platforms.mara import mapper as m
@@ -20,8 +19,7 @@ from connectors.platforms.mara.source import MaraPlatformConfig, MaraPlatformSou
 from connectors.registry import spec
 from ops.sampledata import mara
 from ops.sampledata.world import Movement, Report, World, build_world
-from streams.steps.base import Emit
-from streams.steps.validate import CaptureContext, validate_event
+from tests.unit.platform_support import poll_all, validated
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +41,6 @@ def exported(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str
             (event,) = mapped.events
             found[str(event["src:recordId"])] = (event, validated(event, mapped.context))
     return found
-
-
-def validated(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    capture = CaptureContext.of(reporter="mara-platform", capture_id="t", received_at_ms=0, context=list(context))
-    result = validate_event(event, capture, now=datetime.now(UTC), future_skew=timedelta(minutes=5))
-    assert isinstance(result, Emit), result
-    return result.value
 
 
 def reports(world: World) -> dict[str, tuple[Movement, Report]]:
@@ -182,17 +173,6 @@ def test_config_defaults_fit_the_platform() -> None:
     config = spec("mara-platform").parse({"name": "mara", "connector.class": "mara-platform", "file.path": "/tmp"})
     assert isinstance(config, MaraPlatformConfig)
     assert (config.platform, config.mapper, config.file_pattern) == ("MARA", "mara", "mara-*.csv")
-
-
-async def poll_all(source: MaraPlatformSource, wanted: int) -> list[SourceRecord]:
-    records: list[SourceRecord] = []
-    for _ in range(50):
-        batch = await source.poll()
-        records.extend(batch)
-        await source.committed(batch)
-        if len(records) >= wanted:
-            return records
-    raise AssertionError(f"polled {len(records)} of {wanted}")
 
 
 async def test_the_kit_writes_what_the_source_reads(tmp_path: Path) -> None:

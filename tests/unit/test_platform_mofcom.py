@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from connectors.base import SourceRecord, SourceRecordError
+from connectors.base import SourceRecordError
 from connectors.file.readers import read_records
 from connectors.mapping import mapper_for
 from connectors.platforms.mofcom import mapper as m
@@ -20,8 +20,7 @@ from connectors.platforms.mofcom.source import MofcomPlatformConfig, MofcomPlatf
 from connectors.registry import spec
 from ops.sampledata import mara, mofcom
 from ops.sampledata.world import Movement, Report, World, build_world
-from streams.steps.base import Emit
-from streams.steps.validate import CaptureContext, validate_event
+from tests.unit.platform_support import poll_all, validated
 
 Exported = dict[str, tuple[dict[str, Any], dict[str, Any]]]
 
@@ -52,13 +51,6 @@ def export_and_map(files: list[Path], mapper_name: str) -> Exported:
 @pytest.fixture(scope="module")
 def exported(world: World, tmp_path_factory: pytest.TempPathFactory) -> Exported:
     return export_and_map(mofcom.export(world, tmp_path_factory.mktemp("mofcom")), "mofcom")
-
-
-def validated(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    capture = CaptureContext.of(reporter="platform", capture_id="t", received_at_ms=0, context=list(context))
-    result = validate_event(event, capture, now=datetime.now(UTC), future_skew=timedelta(minutes=5))
-    assert isinstance(result, Emit), result
-    return result.value
 
 
 def reports(world: World) -> dict[str, tuple[Movement, Report]]:
@@ -193,17 +185,6 @@ def test_config_defaults_fit_the_platform() -> None:
     assert isinstance(config, MofcomPlatformConfig)
     assert (config.platform, config.mapper, config.file_pattern) == ("MOFCOM", "mofcom", "mofcom-*.jsonl")
     assert (config.file_format, config.file_encoding) == ("jsonl", "utf-8")
-
-
-async def poll_all(source: MofcomPlatformSource, wanted: int) -> list[SourceRecord]:
-    records: list[SourceRecord] = []
-    for _ in range(50):
-        batch = await source.poll()
-        records.extend(batch)
-        await source.committed(batch)
-        if len(records) >= wanted:
-            return records
-    raise AssertionError(f"polled {len(records)} of {wanted}")
 
 
 async def test_the_kit_writes_what_the_source_reads(tmp_path: Path) -> None:

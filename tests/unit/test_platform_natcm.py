@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from connectors.base import SourceRecord, SourceRecordError
-from connectors.file.readers import BOM, read_records
+from connectors.file.readers import BOM
 from connectors.mapping import mapper_for
 from connectors.platforms.natcm.conformance import NatcmPlatformKit, sale_row
 from connectors.platforms.natcm.source import NatcmPlatformConfig, NatcmPlatformSource
@@ -22,6 +22,7 @@ from ops.sampledata import natcm
 from ops.sampledata.world import Business, Movement, Report, World, build_world
 from streams.steps.base import Emit
 from streams.steps.validate import CaptureContext, validate_event
+from tests.unit.platform_support import records_of
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -34,16 +35,6 @@ def world() -> World:
 @pytest.fixture(scope="module")
 def exported(world: World, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return natcm.export(world, tmp_path_factory.mktemp("natcm"))
-
-
-def rows_of(files: list[Path]) -> list[dict[str, Any]]:
-    found = []
-    for path in files:
-        for native in read_records(path.read_bytes(), path.name, file_format="auto", encoding="auto"):
-            assert native.error is None
-            assert native.fields is not None
-            found.append(dict(native.fields))
-    return found
 
 
 def map_one(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -64,7 +55,7 @@ def test_every_exported_row_maps_validates_and_tells_its_movement(world: World, 
     expected = reports(world)
     assert 1 <= len(exported) <= 25
     assert all(path.read_bytes().startswith(BOM) and path.name.startswith("natcm-") for path in exported)
-    rows = rows_of(exported)
+    rows = records_of(exported)
     assert sorted(row["记录编号"] for row in rows) == sorted(expected)
     for row in rows:
         event, canonical = map_one(row)
@@ -90,7 +81,7 @@ def test_every_exported_row_maps_validates_and_tells_its_movement(world: World, 
 
 
 def test_harvest_processing_and_slices_become_their_event_shapes(world: World, exported: list[Path]) -> None:
-    events = {e["src:recordId"]: e for e in (map_one(row)[0] for row in rows_of(exported))}
+    events = {e["src:recordId"]: e for e in (map_one(row)[0] for row in records_of(exported))}
     (harvest,) = [e for key, e in events.items() if key.startswith("NATCM-ZZ-")]
     assert (harvest["type"], harvest["action"]) == ("ObjectEvent", "ADD")
     assert harvest["quantityList"] == [
@@ -126,7 +117,7 @@ def test_report_unit_and_missing_fields_are_honoured(world: World, tmp_path: Pat
     report = Report("NATCM", "NATCM-XS-99999", unit="斤", missing=frozenset({"source_name"}))
     changed = World(world.businesses, world.products, [dataclasses.replace(sale, reports=(report,))])
     (path,) = natcm.export(changed, tmp_path)
-    (row,) = rows_of([path])
+    (row,) = records_of([path])
     assert (row["数量"], row["单位"], row["主体名称"]) == (str(sale.quantity * 2), "斤", "")
     event, _ = map_one(row)
     assert Decimal(str(event["quantityList"][0]["quantity"])) == sale.quantity  # back in kilograms
@@ -146,13 +137,13 @@ def test_a_natural_person_grower_is_personal_data_only_under_pii(world: World, t
         natural_person=True, person_id_number="330727196804122316", person_phone="13905710099",
     )  # fmt: skip
     changed = World(world.businesses, world.products, [dataclasses.replace(harvest, location=farmer)])
-    (row,) = rows_of(natcm.export(changed, tmp_path))
+    (row,) = records_of(natcm.export(changed, tmp_path))
     event, _ = map_one(row)
     assert (event["pii:idNumber"], event["pii:phone"]) == ("330727196804122316", "13905710099")
     outside = orjson.dumps({k: v for k, v in event.items() if not k.startswith("pii:")}).decode()
     assert "330727196804122316" not in outside
     assert "13905710099" not in outside
-    cooperative, _ = map_one(rows_of(natcm.export(build_world(), tmp_path / "all"))[0])
+    cooperative, _ = map_one(records_of(natcm.export(build_world(), tmp_path / "all"))[0])
     assert not any(key.startswith("pii:") for key in cooperative)  # a cooperative has no personal data
 
 
@@ -175,7 +166,7 @@ def test_a_broken_row_is_a_source_record_error_with_a_clear_reason(change: dict[
 
 
 def test_transformation_inputs_must_pair_batches_with_codes(world: World, exported: list[Path]) -> None:
-    (slices,) = [row for row in rows_of(exported) if row["业务类型"] == "饮片生产"]
+    (slices,) = [row for row in records_of(exported) if row["业务类型"] == "饮片生产"]
     with pytest.raises(SourceRecordError) as caught:
         mapper_for("natcm").map(slices | {"原料批号": "A;B;C", "原料产品编码": "06908888001017;06908888001017"})
     assert caught.value.reason == "bad-inputs"

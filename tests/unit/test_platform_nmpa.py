@@ -22,6 +22,7 @@ from ops.sampledata.world import Movement, Report, World, build_world
 from schemas.identifiers.private_uri import build
 from streams.steps.base import Emit
 from streams.steps.validate import CaptureContext, validate_event
+from tests.unit.platform_support import records_of
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -34,16 +35,6 @@ def world() -> World:
 @pytest.fixture(scope="module")
 def exported(world: World, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return nmpa.export(world, tmp_path_factory.mktemp("nmpa"))
-
-
-def records_of(files: list[Path]) -> list[dict[str, Any]]:
-    found = []
-    for path in files:
-        for native in read_records(path.read_bytes(), path.name, file_format="auto", encoding="auto"):
-            assert native.error is None
-            assert native.fields is not None
-            found.append(dict(native.fields))
-    return found
 
 
 def map_one(record: Mapping[str, Any], mapper: str = "nmpa") -> tuple[dict[str, Any], dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,24 +16,13 @@ from connectors.config import parse_config
 from connectors.errors import ConnectorConfigError
 from connectors.file.readers import read_records
 from connectors.mapping import mapper_for
-from connectors.mapping.builder import PLATFORM_CONTEXT
 from connectors.platforms.samr import ledger
 from connectors.platforms.samr.conformance import SamrPlatformKit, inbound_row
 from connectors.platforms.samr.source import SamrPlatformConfig, SamrPlatformSource
 from ops.sampledata import samr
 from ops.sampledata.world import Movement, Report, World, build_world
-from streams.steps.base import Emit
 from streams.steps.dedupe import movement_key
-from streams.steps.validate import CaptureContext, validate_event
-
-NOW = datetime(2027, 1, 1, tzinfo=UTC)
-CONTEXT = CaptureContext.of(reporter="samr", capture_id="test", received_at_ms=0, context=PLATFORM_CONTEXT)
-
-
-def validated(event: dict[str, Any]) -> dict[str, Any]:
-    result = validate_event(event, CONTEXT, now=NOW, future_skew=timedelta(minutes=5))
-    assert isinstance(result, Emit), result
-    return result.value
+from tests.unit.platform_support import validated
 
 
 @pytest.fixture(scope="module")
