@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -372,8 +371,3 @@ async def _partitions(consumer: Any, topic: str) -> set[int]:
         await consumer.topics()
         found = consumer.partitions_for_topic(topic)
     return set(found or ())
-
-
-def remove_state(state_root: Path, name: str) -> None:
-    """Forget an instance's local state for good (positions, marks): used when a connector is deleted."""
-    shutil.rmtree(state_root / "instances" / name, ignore_errors=True)

@@ -1,11 +1,9 @@
-"""Read a topic to its true end (reports, conformance kits and tests), and canonical records for tests."""
+"""Read a topic to its true end: replay, the reconciliation report, conformance kits and tests."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -64,22 +62,3 @@ async def read_topic(kafka: KafkaSettings, topic: str, *, timeout_s: float = 60.
         await consumer.stop()
     messages.sort(key=lambda m: (m.partition, m.offset))
     return messages
-
-
-def canonical_records(count: int, *, start: int = 0, reporter: str = "conformance") -> list[dict[str, Any]]:
-    """``count`` valid canonical ``trace_event`` records with distinct identities and trace keys."""
-    from streams.testing import movement_record
-
-    return [
-        movement_record(
-            event_time=f"2026-11-20T{6 + (n % 12):02d}:{n % 60:02d}:00+08:00",
-            trace_code=f"CONF{n:06d}",
-            reporter=reporter,
-        )
-        for n in range(start, start + count)
-    ]
-
-
-async def settle(seconds: float) -> None:
-    """Give the broker's fetch hop time (~0.3–0.5 s on the embedded broker) before reading back."""
-    await asyncio.sleep(seconds)
