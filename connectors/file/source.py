@@ -44,6 +44,7 @@ from connectors.config import SourceConfig
 from connectors.errors import ConnectorConfigError, SourceUnavailableError
 from connectors.file.readers import FileEncoding, FileFormat, Native, read_records
 from connectors.mapping import mapper_for
+from connectors.mapping.base import map_to_record
 from connectors.positions import SourcePositions
 from connectors.registry import ConnectorContext, register
 
@@ -280,15 +281,9 @@ class FileSource(Source):
         if native.error is not None:
             return SourceRecord(file.digest, index + 1, identity, native.raw, error=native.error)
         assert native.fields is not None
-        try:
-            mapped = self._mapper.map(native.fields)
-        except SourceRecordError as exc:
-            return SourceRecord(file.digest, index + 1, identity, native.raw, error=exc)
-        except Exception as exc:  # a mapper bug must not make one record a poison pill for the whole file
-            log.exception("%s: mapper %s failed on %s", self.name, self.config.mapper, identity)
-            error = SourceRecordError("mapper-failed", repr(exc))
-            return SourceRecord(file.digest, index + 1, identity, native.raw, error=error)
-        return SourceRecord(file.digest, index + 1, identity, native.raw, events=mapped.events, context=mapped.context)
+        return map_to_record(
+            self._mapper, native.fields, partition=file.digest, offset=index + 1, identity=identity, raw=native.raw
+        )
 
     # --- finishing -----------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from pydantic import Field, field_validator
 from connectors.base import Source, SourceRecord, SourceRecordError
 from connectors.config import Secret, SourceConfig
 from connectors.mapping import RecordMapper, mapper_for
+from connectors.mapping.base import map_to_record
 from connectors.registry import ConnectorContext, register
 from streams.responses import problem
 
@@ -269,12 +270,4 @@ class HttpSource(Source):
         if not isinstance(item, dict):
             error = SourceRecordError("not-an-object", f"a record is {type(item).__name__}, not an object")
             return SourceRecord(partition, offset, identity, raw, error=error)
-        try:
-            mapped = self._mapper.map(item)
-        except SourceRecordError as exc:
-            return SourceRecord(partition, offset, identity, raw, error=exc)
-        except Exception as exc:  # a mapper bug dead-letters the record instead of failing the request
-            log.exception("%s: mapper %s failed on %s", self.name, self.config.mapper, identity)
-            error = SourceRecordError("mapper-failed", repr(exc))
-            return SourceRecord(partition, offset, identity, raw, error=error)
-        return SourceRecord(partition, offset, identity, raw, events=mapped.events, context=mapped.context)
+        return map_to_record(self._mapper, item, partition=partition, offset=offset, identity=identity, raw=raw)

@@ -10,10 +10,12 @@ dead letter holding the record's original bytes.
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
+from connectors.base import SourceRecord, SourceRecordError
 from connectors.errors import ConnectorConfigError
 from schemas.epcis.trace_extension import TRACE_NAMESPACE, TRACE_PREFIX
 
@@ -39,6 +41,27 @@ class RecordMapper(abc.ABC):
     @abc.abstractmethod
     def map(self, record: Mapping[str, Any]) -> Mapped:
         """The record's events, or raise :class:`~connectors.base.SourceRecordError`."""
+
+
+logger = logging.getLogger(__name__)
+
+
+def map_to_record(
+    mapper: RecordMapper, fields: Mapping[str, Any], *, partition: str, offset: Any, identity: str, raw: bytes
+) -> SourceRecord:
+    """What every source does with one native record: its events, or an error record holding its bytes.
+
+    A :class:`SourceRecordError` carries the mapper's reason; any other exception is a mapper bug and becomes
+    reason ``mapper-failed`` (logged with its traceback), so one record never stalls its source.
+    """
+    try:
+        mapped = mapper.map(fields)
+    except SourceRecordError as exc:
+        return SourceRecord(partition, offset, identity, raw, error=exc)
+    except Exception as exc:  # a mapper bug: this record is dead-lettered, the source goes on
+        logger.exception("mapper %s failed on record %s", mapper.name, identity)
+        return SourceRecord(partition, offset, identity, raw, error=SourceRecordError("mapper-failed", repr(exc)))
+    return SourceRecord(partition, offset, identity, raw, events=mapped.events, context=mapped.context)
 
 
 _MAPPERS: dict[str, type[RecordMapper]] = {}

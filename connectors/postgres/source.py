@@ -41,10 +41,11 @@ import psycopg
 from psycopg import sql
 from pydantic import Field, field_validator, model_validator
 
-from connectors.base import Source, SourceRecord, SourceRecordError
+from connectors.base import Source, SourceRecord
 from connectors.config import SourceConfig
 from connectors.errors import ConnectorConfigError, SourceUnavailableError
 from connectors.mapping import RecordMapper, mapper_for
+from connectors.mapping.base import map_to_record
 from connectors.postgres.common import (
     COLUMN_NAME,
     TABLE_NAME,
@@ -303,14 +304,9 @@ class PostgresSource(Source):
                 position["ts"] = row[self._config.timestamp_column_name]
             identity = f"{self._partition}:{position['id']}"
             raw = row_bytes(row)
-            try:
-                mapped = self._mapper.map(row)
-            except SourceRecordError as exc:
-                records.append(SourceRecord(self._partition, position, identity, raw, error=exc))
-            else:
-                records.append(
-                    SourceRecord(self._partition, position, identity, raw, events=mapped.events, context=mapped.context)
-                )
+            records.append(
+                map_to_record(self._mapper, row, partition=self._partition, offset=position, identity=identity, raw=raw)
+            )
         return records
 
     async def _update_lag(self, full: bool, read: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -378,3 +378,21 @@ async def test_a_record_whose_events_cannot_be_encoded_is_dead_lettered_not_stal
     assert letter.value == b"native row"
     assert read_context(letter.headers or [])["reason"] == "unencodable"
     assert runner.positions.load() == {"f": 3}
+
+
+def test_a_mapper_bug_becomes_an_error_record_for_every_source() -> None:
+    from connectors.mapping.base import Mapped, RecordMapper, map_to_record
+
+    class Buggy(RecordMapper):
+        name = "buggy"
+
+        def map(self, record: Mapping[str, Any]) -> Mapped:
+            return Mapped(({"n": record["missing"]},))
+
+    found = map_to_record(Buggy(), {"a": 1}, partition="t", offset={"id": 7}, identity="t:7", raw=b'{"a": 1}')
+    assert found.error is not None
+    assert found.error.reason == "mapper-failed"
+    assert (found.raw, found.offset, found.events) == (b'{"a": 1}', {"id": 7}, ())
+    refused = map_to_record(mapper_for("epcis"), {"type": "Invoice"}, partition="t", offset=1, identity="t:1", raw=b"x")
+    assert refused.error is not None
+    assert refused.error.reason == "not-epcis"
